@@ -1,0 +1,85 @@
+//! The `bytewax` command line: parsing, then handing each subcommand to
+//! the layers below. Exit codes: 0 success, 1 the flow failed, 2 a usage
+//! or import mistake, 130 interrupted.
+
+pub mod args;
+pub mod duration;
+pub mod run;
+pub mod signals;
+
+use clap::Parser;
+
+use crate::python::interpreter::{self, Launch, StartError};
+pub use args::{Cli, Command};
+
+/// Exit code for a usage or import mistake.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for a flow that failed.
+pub const EXIT_FAILURE: i32 = 1;
+
+/// Entry point of the executable.
+pub fn main() -> i32 {
+    run_argv(std::env::args().collect())
+}
+
+/// Runs the command line given as `argv` (`argv[0]` is the program name).
+pub fn run_argv(argv: Vec<String>) -> i32 {
+    // Everything after `python` belongs to Python, untouched by clap.
+    if argv.get(1).map(String::as_str) == Some("python") {
+        return python_main(&argv[2..]);
+    }
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return err.exit_code();
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::run(args, &argv),
+        Command::Python(args) => python_main(&args.args),
+        other => {
+            eprintln!(
+                "error: `{}` is not available yet in this build",
+                command_name(&other)
+            );
+            EXIT_USAGE
+        }
+    }
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Run(_) => "run",
+        Command::InitDb(_) => "init-db",
+        Command::Python(_) => "python",
+        Command::Graph(_) => "graph",
+        Command::Recovery(_) => "recovery",
+        Command::Completions(_) => "completions",
+    }
+}
+
+/// `bytewax python ARGS...`: CPython's own command line, with the embedded
+/// `bytewax` package importable.
+fn python_main(args: &[String]) -> i32 {
+    crate::telemetry::logging::init(tracing_subscriber::filter::LevelFilter::WARN);
+    match interpreter::start(Launch::Main { args }) {
+        Ok(()) => interpreter::run_main(),
+        Err(err) => report_start_error(err),
+    }
+}
+
+/// Prints why the interpreter did not start and returns the exit code.
+pub fn report_start_error(err: StartError) -> i32 {
+    match err {
+        StartError::Usage(message) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+        StartError::Failed(message) => {
+            eprintln!("error: {message}");
+            EXIT_FAILURE
+        }
+        StartError::Exit(code) => code,
+    }
+}

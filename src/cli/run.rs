@@ -1,0 +1,203 @@
+//! `bytewax run`: check the flags, start Python, find the dataflow, run it,
+//! and turn the outcome into an exit code.
+
+use std::path::Path;
+
+use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::prelude::*;
+use tracing_subscriber::filter::LevelFilter;
+
+use super::args::{LogLevel, RunArgs};
+use super::{report_start_error, signals, EXIT_FAILURE, EXIT_USAGE};
+use crate::flow::Plan;
+use crate::python::errors::format_exception;
+use crate::python::import_str::{locate_dataflow, LocateError};
+use crate::python::interpreter::{self, Launch};
+use crate::python::native;
+use crate::runtime::{ClusterSpec, RunOptions, DEFAULT_EPOCH_INTERVAL};
+
+pub fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace => LevelFilter::TRACE,
+    }
+}
+
+/// A usage mistake in the flags: printed as one line, exit code 2.
+fn usage(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    EXIT_USAGE
+}
+
+pub fn run(args: RunArgs, argv: &[String]) -> i32 {
+    crate::telemetry::logging::init(level_filter(args.log_level));
+
+    if args.recovery_directory.is_some()
+        && (args.snapshot_interval.is_none() || args.backup_interval.is_none())
+    {
+        return usage(
+            "running with recovery (-r/--recovery-directory) needs both -s/--snapshot-interval and \
+             -b/--backup-interval, e.g. `-s 30s -b 10m`",
+        );
+    }
+    if args.recovery_directory.is_some() {
+        return usage("recovery (-r) is not available yet in this build");
+    }
+    let cluster = match resolve_cluster(&args) {
+        Ok(cluster) => cluster,
+        Err(message) => return usage(message),
+    };
+    if args.processes.is_some_and(|p| p > 1) {
+        return usage("-p/--processes is not available yet in this build");
+    }
+    if cluster.is_some() {
+        return usage("multi-process clusters are not available yet in this build");
+    }
+    let opts = RunOptions {
+        workers_per_process: args.workers_per_process as usize,
+        epoch_interval: args.snapshot_interval.unwrap_or(DEFAULT_EPOCH_INTERVAL),
+        cluster,
+    };
+
+    let owns_interpreter = !interpreter::is_running();
+    if owns_interpreter {
+        signals::install();
+    }
+    if let Err(err) = interpreter::start(Launch::Embedded { argv }) {
+        return report_start_error(err);
+    }
+    let code = Python::attach(|py| run_flow(py, &args.import_str, opts));
+    if owns_interpreter {
+        interpreter::finish();
+    }
+    code
+}
+
+fn run_flow(py: Python<'_>, import_str: &str, opts: RunOptions) -> i32 {
+    let flow = match locate_dataflow(py, import_str) {
+        Ok(flow) => flow,
+        Err(LocateError::Usage(message)) => return usage(message),
+        Err(LocateError::Raised(traceback)) => {
+            eprint!("{traceback}");
+            eprintln!(
+                "error: importing the dataflow `{import_str}` failed; see the traceback above"
+            );
+            return EXIT_FAILURE;
+        }
+    };
+    let plan = match Plan::from_flow(&flow) {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("error: {}", err.value(py));
+            return EXIT_FAILURE;
+        }
+    };
+    tracing::debug!(flow = %plan.flow_id, steps = plan.steps.len(), "running dataflow");
+    match native::execute_plan(py, plan, opts) {
+        Ok(()) => 0,
+        Err(err) if err.is_instance_of::<PyKeyboardInterrupt>(py) => {
+            eprintln!("interrupted; all workers have been stopped");
+            signals::exit_code()
+        }
+        Err(err) => {
+            eprint!("{}", format_exception(py, &err));
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// This process's place in a cluster, from `-i`/`-a`, a hostfile, or a
+/// Kubernetes stateful set's pod name; `None` when running alone.
+fn resolve_cluster(args: &RunArgs) -> Result<Option<ClusterSpec>, String> {
+    let process_id = match args.process_id {
+        Some(id) => Some(id),
+        None => process_id_from_pod()?,
+    };
+    let addresses = match &args.addresses {
+        Some(text) => Some(split_addresses(text)),
+        None if process_id.is_some() => match std::env::var_os("BYTEWAX_HOSTFILE_PATH") {
+            Some(path) => Some(read_hostfile(Path::new(&path))?),
+            None => {
+                return Err(
+                    "a process id (-i/--process-id) needs the cluster's addresses: pass \
+                            -a/--addresses \"host0:port;host1:port\" or set BYTEWAX_HOSTFILE_PATH"
+                        .into(),
+                )
+            }
+        },
+        None => None,
+    };
+    let Some(addresses) = addresses else {
+        return Ok(None);
+    };
+    if addresses.is_empty() {
+        return Err("-a/--addresses lists no address".into());
+    }
+    let process_id = match process_id {
+        Some(id) => id,
+        None if addresses.len() == 1 => 0,
+        None => {
+            return Err(format!(
+                "-a/--addresses lists {} processes; say which one this is with -i/--process-id",
+                addresses.len()
+            ))
+        }
+    };
+    if process_id >= addresses.len() {
+        return Err(format!(
+            "process id {process_id} is out of range: -a/--addresses lists {} processes (ids 0 to {})",
+            addresses.len(),
+            addresses.len() - 1
+        ));
+    }
+    if addresses.len() == 1 {
+        return Ok(None);
+    }
+    Ok(Some(ClusterSpec {
+        addresses,
+        process_id,
+    }))
+}
+
+fn split_addresses(text: &str) -> Vec<String> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn read_hostfile(path: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read the hostfile `{}` (BYTEWAX_HOSTFILE_PATH): {e}",
+            path.display()
+        )
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// In a Kubernetes stateful set, pod `NAME-3` is process 3.
+fn process_id_from_pod() -> Result<Option<usize>, String> {
+    let (Ok(pod), Ok(set)) = (
+        std::env::var("BYTEWAX_POD_NAME"),
+        std::env::var("BYTEWAX_STATEFULSET_NAME"),
+    ) else {
+        return Ok(None);
+    };
+    let suffix = pod.strip_prefix(&format!("{set}-")).unwrap_or(&pod);
+    suffix.parse().map(Some).map_err(|_| {
+        format!(
+            "cannot derive the process id from BYTEWAX_POD_NAME `{pod}` and BYTEWAX_STATEFULSET_NAME `{set}`; \
+             expected a pod name like `{set}-0`"
+        )
+    })
+}

@@ -1,0 +1,211 @@
+//! The native module `bytewax.bytewax`: the entry points that run flows
+//! and the classes the Python package re-exports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use crate::flow::Plan;
+use crate::runtime::{self, ClusterSpec, Failure, RunOptions};
+
+pyo3::create_exception!(
+    bytewax.inputs,
+    AbortExecution,
+    PyRuntimeError,
+    "Raise from a source's `next_batch` to end the run early, successfully, on every worker."
+);
+
+/// Builds the module object (once per interpreter).
+pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let m = PyModule::new(py, "bytewax.bytewax")?;
+    m.add("AbortExecution", py.get_type::<AbortExecution>())?;
+    m.add_function(pyo3::wrap_pyfunction!(run_main, &m)?)?;
+    m.add_function(pyo3::wrap_pyfunction!(cluster_main, &m)?)?;
+    m.add_function(pyo3::wrap_pyfunction!(cli_main, &m)?)?;
+    m.add_function(pyo3::wrap_pyfunction!(test_cluster, &m)?)?;
+    m.add_function(pyo3::wrap_pyfunction!(_main, &m)?)?;
+    m.add(
+        "__doc__",
+        "Native half of Bytewax: entry points that run dataflows, and configuration classes.",
+    )?;
+    Ok(m)
+}
+
+/// The epoch length from an optional `timedelta`.
+pub fn epoch_interval(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Duration> {
+    match obj {
+        None => Ok(runtime::DEFAULT_EPOCH_INTERVAL),
+        Some(obj) if obj.is_none() => Ok(runtime::DEFAULT_EPOCH_INTERVAL),
+        Some(obj) => crate::python::time::std_duration_from_py(obj, "epoch interval"),
+    }
+}
+
+/// Runs `flow` with `opts`, releasing the GIL while workers run. Raises
+/// the first user exception (its type preserved, with a note saying where
+/// it happened), or `KeyboardInterrupt`.
+pub fn execute(py: Python<'_>, flow: &Bound<'_, PyAny>, opts: RunOptions) -> PyResult<()> {
+    execute_plan(py, Plan::from_flow(flow)?, opts)
+}
+
+/// [`execute`] for a flow already walked into a plan.
+pub fn execute_plan(py: Python<'_>, plan: Plan, opts: RunOptions) -> PyResult<()> {
+    let plan = Arc::new(plan);
+    let mut interrupt: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut check = || {
+            if crate::cli::signals::interrupted() {
+                return true;
+            }
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => false,
+                Err(err) => {
+                    interrupt = Some(err);
+                    true
+                }
+            })
+        };
+        runtime::run(plan, opts, &mut check)
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(Failure::User(err)) => Err(err),
+        Err(Failure::Interrupted) => Err(interrupt.unwrap_or_else(|| {
+            PyKeyboardInterrupt::new_err("interrupted; all workers have been stopped")
+        })),
+        Err(Failure::Runtime(message)) => Err(PyRuntimeError::new_err(message)),
+    }
+}
+
+/// Runs a dataflow in this process on one worker thread, returning when it
+/// completes. Exceptions raised by the flow's steps are re-raised here.
+#[pyfunction]
+#[pyo3(signature = (flow, *, epoch_interval=None, recovery_config=None))]
+fn run_main(
+    py: Python<'_>,
+    flow: &Bound<'_, PyAny>,
+    epoch_interval: Option<&Bound<'_, PyAny>>,
+    recovery_config: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    reject_recovery(recovery_config)?;
+    let opts = RunOptions {
+        epoch_interval: self::epoch_interval(epoch_interval)?,
+        ..RunOptions::default()
+    };
+    execute(py, flow, opts)
+}
+
+/// Runs a dataflow as one process of a cluster (or, with no addresses, on
+/// `worker_count_per_proc` threads of this process).
+#[pyfunction]
+#[pyo3(signature = (flow, addresses, proc_id, *, epoch_interval=None, recovery_config=None, worker_count_per_proc=1))]
+fn cluster_main(
+    py: Python<'_>,
+    flow: &Bound<'_, PyAny>,
+    addresses: Option<Vec<String>>,
+    proc_id: usize,
+    epoch_interval: Option<&Bound<'_, PyAny>>,
+    recovery_config: Option<&Bound<'_, PyAny>>,
+    worker_count_per_proc: usize,
+) -> PyResult<()> {
+    reject_recovery(recovery_config)?;
+    if worker_count_per_proc == 0 {
+        return Err(PyValueError::new_err(
+            "worker_count_per_proc must be at least 1",
+        ));
+    }
+    let cluster = match addresses {
+        Some(addresses) if !addresses.is_empty() => {
+            if proc_id >= addresses.len() {
+                return Err(PyValueError::new_err(format!(
+                    "proc_id {proc_id} is out of range for {} addresses",
+                    addresses.len()
+                )));
+            }
+            Some(ClusterSpec {
+                addresses,
+                process_id: proc_id,
+            })
+        }
+        _ => None,
+    };
+    if cluster.is_some() {
+        return Err(PyRuntimeError::new_err(
+            "multi-process clusters are not available yet in this build",
+        ));
+    }
+    let opts = RunOptions {
+        workers_per_process: worker_count_per_proc,
+        epoch_interval: self::epoch_interval(epoch_interval)?,
+        cluster,
+    };
+    execute(py, flow, opts)
+}
+
+/// What `bytewax run` calls: picks single- or multi-worker execution.
+#[pyfunction]
+#[pyo3(signature = (flow, *, workers_per_process=1, process_id=None, addresses=None, epoch_interval=None, recovery_config=None))]
+fn cli_main(
+    py: Python<'_>,
+    flow: &Bound<'_, PyAny>,
+    workers_per_process: usize,
+    process_id: Option<usize>,
+    addresses: Option<Vec<String>>,
+    epoch_interval: Option<&Bound<'_, PyAny>>,
+    recovery_config: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    cluster_main(
+        py,
+        flow,
+        addresses,
+        process_id.unwrap_or(0),
+        epoch_interval,
+        recovery_config,
+        workers_per_process.max(1),
+    )
+}
+
+/// Runs a dataflow on several local processes, for tests.
+#[pyfunction]
+#[pyo3(signature = (flow, *, epoch_interval=None, recovery_config=None, processes=1, workers_per_process=1))]
+fn test_cluster(
+    py: Python<'_>,
+    flow: &Bound<'_, PyAny>,
+    epoch_interval: Option<&Bound<'_, PyAny>>,
+    recovery_config: Option<&Bound<'_, PyAny>>,
+    processes: usize,
+    workers_per_process: usize,
+) -> PyResult<()> {
+    if processes != 1 {
+        return Err(PyRuntimeError::new_err(
+            "multi-process clusters are not available yet in this build",
+        ));
+    }
+    cluster_main(
+        py,
+        flow,
+        None,
+        0,
+        epoch_interval,
+        recovery_config,
+        workers_per_process,
+    )
+}
+
+/// Runs the `bytewax` command line with `argv` inside this interpreter and
+/// returns its exit code (used by `python -m bytewax.run` and friends).
+#[pyfunction]
+fn _main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.detach(|| crate::cli::run_argv(argv))
+}
+
+fn reject_recovery(recovery_config: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    match recovery_config {
+        Some(cfg) if !cfg.is_none() => Err(PyTypeError::new_err(
+            "recovery is not available yet in this build",
+        )),
+        _ => Ok(()),
+    }
+}

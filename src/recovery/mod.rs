@@ -1,0 +1,1 @@
+//! Recovery: snapshots in SQLite partitions, and resuming from them.

@@ -1,0 +1,62 @@
+//! What an operator knows about itself at run time: its step id, its
+//! worker, and how to report a failure so the user sees where it happened.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+
+use super::shared::{Failure, RunShared};
+use crate::python::errors::add_note;
+
+/// Per-operator context, owned by one worker thread.
+#[derive(Clone)]
+pub struct StepCtx {
+    pub step_id: Rc<str>,
+    pub worker: usize,
+    pub workers: usize,
+    pub shared: Arc<RunShared>,
+}
+
+impl StepCtx {
+    pub fn new(step_id: &str, worker: usize, workers: usize, shared: Arc<RunShared>) -> Self {
+        StepCtx {
+            step_id: Rc::from(step_id),
+            worker,
+            workers,
+            shared,
+        }
+    }
+
+    /// Stops the run with `err`, noting where it was raised: `action` is
+    /// what the runtime was doing (e.g. "calling `mapper`").
+    pub fn fail(&self, py: Python<'_>, err: PyErr, action: &str, key: Option<&str>) {
+        if self.shared.stopping() {
+            // A failure elsewhere already stops the run; exceptions raised
+            // while stopping are consequences, not news.
+            if self.shared.has_failed() {
+                return;
+            }
+        }
+        let mut note = format!(
+            "while {action} in step '{}' on worker {}",
+            self.step_id, self.worker
+        );
+        if let Some(key) = key {
+            note.push_str(&format!(" for key {key:?}"));
+        }
+        add_note(py, &err, &note);
+        self.shared.fail(Failure::User(err));
+    }
+
+    /// A `TypeError` about a value user code returned, naming this step.
+    pub fn type_error(&self, message: impl std::fmt::Display) -> PyErr {
+        PyTypeError::new_err(format!("{message} (in step '{}')", self.step_id))
+    }
+
+    #[inline]
+    pub fn stopping(&self) -> bool {
+        self.shared.stopping()
+    }
+}

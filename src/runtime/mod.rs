@@ -1,0 +1,115 @@
+//! Running a [`Plan`] on timely-dataflow: one native thread per worker,
+//! the core operators, epochs and exchange. The calling thread supervises:
+//! it waits for the workers, watches for interrupts, and turns the first
+//! failure into the result.
+
+pub mod assemble;
+pub mod batch;
+pub mod context;
+pub mod epochs;
+pub mod gil;
+pub mod operators;
+pub mod routing;
+pub mod setup;
+pub mod shared;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::flow::Plan;
+pub use shared::{Failure, RunShared};
+
+/// The default epoch length (the CLI's snapshot interval).
+pub const DEFAULT_EPOCH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How often the supervising thread looks for an interrupt.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(50);
+
+/// Where this process sits in a multi-process cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub addresses: Vec<String>,
+    pub process_id: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub workers_per_process: usize,
+    pub epoch_interval: Duration,
+    pub cluster: Option<ClusterSpec>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers_per_process: 1,
+            epoch_interval: DEFAULT_EPOCH_INTERVAL,
+            cluster: None,
+        }
+    }
+}
+
+/// Runs the plan to completion on this process's workers. `interrupted`
+/// is polled by the calling thread; when it returns true every worker is
+/// stopped and the result is [`Failure::Interrupted`].
+///
+/// Must be called without holding the GIL.
+pub fn run(
+    plan: Arc<Plan>,
+    opts: RunOptions,
+    interrupted: &mut dyn FnMut() -> bool,
+) -> Result<(), Failure> {
+    let shared = Arc::new(RunShared::default());
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<()>();
+    let config = timely::Config {
+        communication: timely::CommunicationConfig::Process(opts.workers_per_process),
+        worker: timely::WorkerConfig::default(),
+    };
+    let guards = {
+        let shared = Arc::clone(&shared);
+        let opts = opts.clone();
+        timely::execute(config, move |worker| {
+            // Reports completion even if the worker panics.
+            let _done = DoneGuard(done_tx.clone());
+            worker::worker_main(worker, &plan, &opts, &shared);
+        })
+        .map_err(|e| Failure::Runtime(format!("could not start workers: {e}")))?
+    };
+
+    let mut finished = 0;
+    while finished < opts.workers_per_process {
+        match done_rx.recv_timeout(SUPERVISE_EVERY) {
+            Ok(()) => finished += 1,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if !shared.stopping() && interrupted() {
+                    shared.fail(Failure::Interrupted);
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let mut panicked = None;
+    for result in guards.join() {
+        if let Err(message) = result {
+            panicked.get_or_insert(message);
+        }
+    }
+    if let Some(failure) = shared.take_failure() {
+        return Err(failure);
+    }
+    if let Some(message) = panicked {
+        return Err(Failure::Runtime(format!(
+            "a worker thread crashed: {message}"
+        )));
+    }
+    Ok(())
+}
+
+struct DoneGuard(crossbeam_channel::Sender<()>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}

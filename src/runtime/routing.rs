@@ -1,0 +1,232 @@
+//! Which worker an item goes to: stable key hashing for stateful steps, and
+//! the timely distributors that split a [`PyBatch`] between workers under
+//! one GIL acquisition per batch.
+
+use std::ops::Range;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::Borrowed;
+use timely::communication::Push;
+use timely::dataflow::channels::pushers::exchange::Distributor;
+use timely::dataflow::channels::{Message, Stamp};
+
+use super::batch::PyBatch;
+use super::context::StepCtx;
+
+/// A 64-bit hash of a state key that is the same in every process, run and
+/// build, so state keeps meeting its key's items after a restart.
+///
+/// ```
+/// use bytewax::runtime::routing::{key_hash, worker_for_key};
+/// assert_eq!(key_hash("a"), key_hash("a"));
+/// assert_ne!(key_hash("a"), key_hash("b"));
+/// assert!(worker_for_key("anything", 3) < 3);
+/// assert_eq!(worker_for_key("anything", 1), 0);
+/// ```
+pub fn key_hash(key: &str) -> u64 {
+    // FNV-1a, then a MurmurHash3 finaliser so the low bits (used modulo a
+    // small worker count) depend on every byte.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}
+
+/// The worker that owns `key` among `workers`.
+pub fn worker_for_key(key: &str, workers: usize) -> usize {
+    (key_hash(key) % workers as u64) as usize
+}
+
+/// The key of a `(str, value)` item, borrowed from the item.
+#[inline]
+pub fn item_key<'a, 'py>(item: &'a Bound<'py, PyAny>) -> Option<Borrowed<'a, 'py, PyString>> {
+    let tuple = item.cast::<PyTuple>().ok()?;
+    if tuple.len() != 2 {
+        return None;
+    }
+    // SAFETY: the length was checked just above.
+    let key = unsafe { tuple.get_borrowed_item_unchecked(0) };
+    key.cast::<PyString>().ok()
+}
+
+/// Chooses a destination worker for one item.
+pub trait Route {
+    fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize;
+}
+
+/// Routes `(key, value)` items by the hash of their key. Malformed items go
+/// to worker 0, whose stateful step reports them with its step id.
+pub struct ByKey;
+
+impl Route for ByKey {
+    #[inline]
+    fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize {
+        let Some(key) = item_key(item) else { return 0 };
+        match key.to_str() {
+            Ok(key) => (key_hash(key) % peers as u64) as usize,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// Routes `(int, value)` items to the worker named by their first field.
+pub struct ByWorkerIndex;
+
+impl Route for ByWorkerIndex {
+    #[inline]
+    fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize {
+        item.cast::<PyTuple>()
+            .ok()
+            .and_then(|t| t.get_item(0).ok())
+            .and_then(|w| w.extract::<usize>().ok())
+            .map_or(0, |w| w % peers)
+    }
+}
+
+/// Splits each batch item by item with a [`Route`]; batches bound for
+/// another process are pickled here, where the step is known.
+pub struct PyDistributor<R> {
+    route: R,
+    /// Global indices of this process's workers.
+    local: Range<usize>,
+    ctx: StepCtx,
+}
+
+impl<R: Route> PyDistributor<R> {
+    pub fn new(route: R, local: Range<usize>, ctx: StepCtx) -> Self {
+        PyDistributor { route, local, ctx }
+    }
+}
+
+impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
+    fn partition<T: Clone, P: Push<Message<T, PyBatch>>>(
+        &mut self,
+        container: &mut PyBatch,
+        stamp: &Stamp<T>,
+        pushers: &mut [P],
+    ) {
+        let peers = pushers.len();
+        if peers == 1 {
+            Message::push_at(container, stamp.clone(), &mut pushers[0]);
+            return;
+        }
+        Python::attach(|py| {
+            let list = match container.take(py) {
+                Ok(list) => list,
+                Err(err) => {
+                    return self
+                        .ctx
+                        .fail(py, err, "unpickling items from another process", None)
+                }
+            };
+            let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers).map(|_| None).collect();
+            for item in list.iter() {
+                let dest = self.route.route(&item, peers);
+                let out = outs[dest].get_or_insert_with(|| PyList::empty(py));
+                if let Err(err) = out.append(item) {
+                    return self.ctx.fail(py, err, "routing items", None);
+                }
+            }
+            push_batches(py, &self.ctx, &self.local, outs, stamp, pushers);
+        });
+    }
+
+    fn flush<T: Clone, P: Push<Message<T, PyBatch>>>(
+        &mut self,
+        _stamp: &Stamp<T>,
+        _pushers: &mut [P],
+    ) {
+    }
+}
+
+/// Sends one list per destination worker; lists bound for another process
+/// are pickled first.
+fn push_batches<T: Clone, P: Push<Message<T, PyBatch>>>(
+    py: Python<'_>,
+    ctx: &StepCtx,
+    local: &Range<usize>,
+    outs: Vec<Option<Bound<'_, PyList>>>,
+    stamp: &Stamp<T>,
+    pushers: &mut [P],
+) {
+    for (dest, out) in outs.into_iter().enumerate() {
+        let Some(out) = out else { continue };
+        let mut batch = PyBatch::from_list(out);
+        if !local.contains(&dest) {
+            if let Err(err) = batch.pickle_now(py) {
+                let what = "pickling items to send to another process (every item that crosses \
+                            processes must be picklable)";
+                return ctx.fail(py, err, what, None);
+            }
+        }
+        Message::push_at(&mut batch, stamp.clone(), &mut pushers[dest]);
+    }
+}
+
+/// Spreads each batch evenly over the workers in contiguous slices, with no
+/// per-item work; used by `redistribute`.
+pub struct EvenDistributor {
+    local: Range<usize>,
+    ctx: StepCtx,
+    /// Rotates where a batch starts, so small batches spread too.
+    next: usize,
+}
+
+impl EvenDistributor {
+    pub fn new(local: Range<usize>, ctx: StepCtx) -> Self {
+        let next = ctx.worker;
+        EvenDistributor { local, ctx, next }
+    }
+}
+
+impl Distributor<PyBatch> for EvenDistributor {
+    fn partition<T: Clone, P: Push<Message<T, PyBatch>>>(
+        &mut self,
+        container: &mut PyBatch,
+        stamp: &Stamp<T>,
+        pushers: &mut [P],
+    ) {
+        let peers = pushers.len();
+        if peers == 1 {
+            Message::push_at(container, stamp.clone(), &mut pushers[0]);
+            return;
+        }
+        Python::attach(|py| {
+            let list = match container.take(py) {
+                Ok(list) => list,
+                Err(err) => {
+                    return self
+                        .ctx
+                        .fail(py, err, "unpickling items from another process", None)
+                }
+            };
+            let n = list.len();
+            let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers).map(|_| None).collect();
+            for (slot, out) in outs.iter_mut().enumerate() {
+                let lo = slot * n / peers;
+                let hi = (slot + 1) * n / peers;
+                if hi > lo {
+                    *out = Some(list.get_slice(lo, hi));
+                }
+            }
+            outs.rotate_right(self.next % peers);
+            self.next = self.next.wrapping_add(1);
+            push_batches(py, &self.ctx, &self.local, outs, stamp, pushers);
+        });
+    }
+
+    fn flush<T: Clone, P: Push<Message<T, PyBatch>>>(
+        &mut self,
+        _stamp: &Stamp<T>,
+        _pushers: &mut [P],
+    ) {
+    }
+}

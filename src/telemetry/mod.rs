@@ -1,0 +1,3 @@
+//! Telemetry: logs on stderr, traces to Jaeger or OTLP, metrics.
+
+pub mod logging;
