@@ -1,0 +1,13 @@
+"""Ready-made sources and sinks.
+
+- `bytewax.connectors.stdio`: print to standard output, read lines from
+  standard input.
+- `bytewax.connectors.files`: read and write text and CSV files and
+  directories of files, with resume support.
+- `bytewax.connectors.demo`: a source of random numbers for trying
+  things out.
+
+To write your own, subclass the interfaces in `bytewax.inputs` and
+`bytewax.outputs`.
+
+"""
