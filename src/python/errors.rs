@@ -9,7 +9,16 @@ use pyo3::types::PyList;
 pub fn format_exception(py: Python<'_>, err: &PyErr) -> String {
     let rendered = py
         .import("traceback")
-        .and_then(|tb| tb.getattr("format_exception")?.call1((err.value(py),)))
+        .and_then(|tb| {
+            let value = err.value(py);
+            // The traceback lives beside the value until it is attached.
+            if let Some(traceback) = err.traceback(py) {
+                if value.getattr("__traceback__").is_ok_and(|t| t.is_none()) {
+                    value.setattr("__traceback__", traceback)?;
+                }
+            }
+            tb.getattr("format_exception")?.call1((value,))
+        })
         .and_then(|lines| {
             let lines = lines.cast_into::<PyList>()?;
             let mut out = String::new();

@@ -27,6 +27,32 @@ pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_function(pyo3::wrap_pyfunction!(cli_main, &m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(test_cluster, &m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(_main, &m)?)?;
+    m.add_class::<crate::window::config::ClockConfig>()?;
+    m.add_class::<crate::window::config::SystemClockConfig>()?;
+    m.add_class::<crate::window::config::EventClockConfig>()?;
+    m.add_class::<crate::window::config::WindowConfig>()?;
+    m.add_class::<crate::window::config::TumblingWindow>()?;
+    m.add_class::<crate::window::config::SlidingWindow>()?;
+    m.add_class::<crate::window::config::SessionWindow>()?;
+    m.add_class::<crate::window::config::WindowMetadata>()?;
+    m.add_class::<crate::recovery::config::RecoveryConfig>()?;
+    m.add(
+        "InconsistentPartitionsError",
+        py.get_type::<crate::recovery::InconsistentPartitionsError>(),
+    )?;
+    m.add(
+        "MissingPartitionsError",
+        py.get_type::<crate::recovery::MissingPartitionsError>(),
+    )?;
+    m.add(
+        "NoPartitionsError",
+        py.get_type::<crate::recovery::NoPartitionsError>(),
+    )?;
+    m.add_class::<crate::telemetry::config::TracingConfig>()?;
+    m.add_class::<crate::telemetry::config::JaegerConfig>()?;
+    m.add_class::<crate::telemetry::config::OtlpTracingConfig>()?;
+    m.add_class::<crate::telemetry::BytewaxTracer>()?;
+    m.add_function(pyo3::wrap_pyfunction!(crate::telemetry::setup_tracing, &m)?)?;
     m.add(
         "__doc__",
         "Native half of Bytewax: entry points that run dataflows, and configuration classes.",

@@ -30,45 +30,47 @@ pub fn branch<'s>(
             }
             let mut trues_out = trues_out.activate();
             let mut falses_out = falses_out.activate();
-            Python::attach(|py| {
-                let predicate = predicate.bind(py);
-                input.for_each(|time, batch| {
-                    let items = match batch.take(py) {
-                        Ok(items) => items,
-                        Err(err) => return ctx.fail(py, err, "receiving items", None),
-                    };
-                    let yes = PyList::empty(py);
-                    let no = PyList::empty(py);
-                    for item in items.iter() {
-                        let decision = match predicate.call1((&item,)) {
-                            Ok(decision) => decision,
-                            Err(err) => return ctx.fail(py, err, "calling `predicate`", None),
+            input.for_each_stamp(|time, batches| {
+                Python::attach(|py| {
+                    let predicate = predicate.bind(py);
+                    for batch in batches {
+                        let items = match batch.take(py) {
+                            Ok(items) => items,
+                            Err(err) => return ctx.fail(py, err, "receiving items", None),
                         };
-                        let side = match decision.cast::<PyBool>() {
-                            Ok(b) if b.is_true() => &yes,
-                            Ok(_) => &no,
-                            Err(_) => {
-                                let err = ctx.type_error(format!(
-                                    "`predicate` must return a `bool`; got a `{}` instead",
-                                    type_name(&decision)
-                                ));
-                                return ctx.fail(
-                                    py,
-                                    err,
-                                    "checking what `predicate` returned",
-                                    None,
-                                );
+                        let yes = PyList::empty(py);
+                        let no = PyList::empty(py);
+                        for item in items.iter() {
+                            let decision = match predicate.call1((&item,)) {
+                                Ok(decision) => decision,
+                                Err(err) => return ctx.fail(py, err, "calling `predicate`", None),
+                            };
+                            let side = match decision.cast::<PyBool>() {
+                                Ok(b) if b.is_true() => &yes,
+                                Ok(_) => &no,
+                                Err(_) => {
+                                    let err = ctx.type_error(format!(
+                                        "`predicate` must return a `bool`; got a `{}` instead",
+                                        type_name(&decision)
+                                    ));
+                                    return ctx.fail(
+                                        py,
+                                        err,
+                                        "checking what `predicate` returned",
+                                        None,
+                                    );
+                                }
+                            };
+                            if let Err(err) = side.append(item) {
+                                return ctx.fail(py, err, "splitting items", None);
                             }
-                        };
-                        if let Err(err) = side.append(item) {
-                            return ctx.fail(py, err, "splitting items", None);
                         }
-                    }
-                    if !yes.is_empty() {
-                        trues_out.give(&time, &mut PyBatch::from_list(yes));
-                    }
-                    if !no.is_empty() {
-                        falses_out.give(&time, &mut PyBatch::from_list(no));
+                        if !yes.is_empty() {
+                            trues_out.give(&time, &mut PyBatch::from_list(yes));
+                        }
+                        if !no.is_empty() {
+                            falses_out.give(&time, &mut PyBatch::from_list(no));
+                        }
                     }
                 });
             });

@@ -10,9 +10,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use foldhash::fast::FixedState as FastHash;
+
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyList, PyString, PyTuple};
+use pyo3::types::{PyList, PyString, PyTuple};
 use timely::dataflow::channels::pact::DistributorPact;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::Capability;
@@ -47,7 +49,7 @@ struct State {
     logic_cls: Py<PyAny>,
     notify_at_base: Py<PyAny>,
     snapshotter: Option<Snapshotter>,
-    logics: HashMap<String, KeyState>,
+    logics: HashMap<String, KeyState, FastHash>,
     timers: BTreeSet<(DateTime<Utc>, String)>,
     /// Keys to ask `notify_at` at the end of this activation.
     touched: Vec<String>,
@@ -55,6 +57,50 @@ struct State {
     /// Keys whose state changed since the last snapshot round.
     marked: Vec<String>,
     round: u64,
+}
+
+/// Which `UnaryLogic` method a result came from (names are only formatted
+/// when something went wrong).
+#[derive(Clone, Copy)]
+enum Method {
+    OnItem,
+    OnNotify,
+    OnEof,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::OnItem => "on_item",
+            Method::OnNotify => "on_notify",
+            Method::OnEof => "on_eof",
+        }
+    }
+
+    fn action(self) -> String {
+        format!("calling `UnaryLogic.{}`", self.name())
+    }
+}
+
+/// Marks a key as touched in this activation (to ask `notify_at`) and in
+/// this snapshot round; each list gets a key at most once.
+fn mark(
+    ks: &mut KeyState,
+    key: &str,
+    activation: u64,
+    round: u64,
+    recovering: bool,
+    touched: &mut Vec<String>,
+    marked: &mut Vec<String>,
+) {
+    if ks.uses_timers && ks.touched_in != activation {
+        ks.touched_in = activation;
+        touched.push(key.to_string());
+    }
+    if recovering && ks.marked_in != round {
+        ks.marked_in = round;
+        marked.push(key.to_string());
+    }
 }
 
 /// Why processing stopped early: the failure is already reported.
@@ -85,7 +131,7 @@ pub fn unary<'s>(
     op.build(move |mut caps| {
         let mut snap_cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
         let mut cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
-        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<Py<PyList>>)> = BTreeMap::new();
+        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<PyBatch>)> = BTreeMap::new();
 
         let mut state = Python::attach(|py| State::new(py, ctx.clone(), builder, snapshotter));
         if let Some(st) = state.as_mut() {
@@ -107,81 +153,97 @@ pub fn unary<'s>(
             }
             let frontier = frontiers[0].frontier().iter().min().copied();
             let mut output = output.activate();
-            let result = Python::attach(|py| -> Step<()> {
-                let now = now_py(py).map_err(|e| st.fail(py, e, "reading the clock", None))?;
-                st.activation += 1;
+            st.activation += 1;
+            let mut result: Step<()> = Ok(());
 
-                // Items of the oldest open epoch are processed at once;
-                // later epochs wait, so a snapshot of an epoch never holds
-                // effects of the next one.
-                let mut result = Ok(());
-                input.for_each(|time, batch| {
-                    if result.is_err() {
-                        return;
-                    }
-                    let epoch = time.least().copied().unwrap_or_default();
-                    let items = match batch.take(py) {
-                        Ok(items) => items,
-                        Err(err) => {
-                            result = Err(st.fail(py, err, "receiving items", None));
-                            return;
-                        }
-                    };
-                    if frontier.is_some_and(|f| epoch > f) {
-                        let entry = pending.entry(epoch).or_insert_with(|| {
-                            (
-                                time.retain_least(0).expect("a message has a time"),
-                                Vec::new(),
-                            )
-                        });
-                        entry.1.push(items.unbind());
-                        return;
-                    }
+            // Items of the oldest open epoch are processed at once; later
+            // epochs wait, so a snapshot of an epoch never holds effects of
+            // the next one. The GIL is taken only when there is work.
+            input.for_each_stamp(|time, batches| {
+                if result.is_err() {
+                    return;
+                }
+                let epoch = time.least().copied().unwrap_or_default();
+                if frontier.is_some_and(|f| epoch > f) {
+                    let entry = pending.entry(epoch).or_insert_with(|| {
+                        (
+                            time.retain_least(0).expect("a message has a time"),
+                            Vec::new(),
+                        )
+                    });
+                    entry.1.extend(batches.map(std::mem::take));
+                    return;
+                }
+                result = Python::attach(|py| {
+                    let now = now_py(py).map_err(|e| st.fail(py, e, "reading the clock", None))?;
                     let out = PyList::empty(py);
-                    result = st.on_items(py, &now, &items, &out);
+                    for batch in batches {
+                        let items = batch
+                            .take(py)
+                            .map_err(|e| st.fail(py, e, "receiving items", None))?;
+                        st.on_items(py, &now, &items, &out)?;
+                    }
                     if !out.is_empty() {
                         output.give(&time, &mut PyBatch::from_list(out));
                     }
+                    Ok(())
                 });
-                result?;
+            });
 
-                let ready: Vec<Epoch> = pending
-                    .keys()
-                    .copied()
-                    .filter(|e| frontier.is_none_or(|f| *e <= f))
-                    .collect();
-                for epoch in ready {
-                    let (time, lists) = pending.remove(&epoch).unwrap();
-                    let out = PyList::empty(py);
-                    for items in lists {
-                        st.on_items(py, &now, items.bind(py), &out)?;
+            let ready: Vec<Epoch> = pending
+                .keys()
+                .copied()
+                .filter(|e| frontier.is_none_or(|f| *e <= f))
+                .collect();
+            let timers_due = st.timers.first().is_some_and(|(at, _)| *at <= Utc::now());
+            let at_eof = frontier.is_none() && cap.is_some();
+            if result.is_ok()
+                && (!ready.is_empty() || timers_due || at_eof || !st.touched.is_empty())
+            {
+                result = Python::attach(|py| -> Step<()> {
+                    let now = now_py(py).map_err(|e| st.fail(py, e, "reading the clock", None))?;
+                    for epoch in ready {
+                        let (time, batches) = pending.remove(&epoch).unwrap();
+                        let out = PyList::empty(py);
+                        for mut batch in batches {
+                            let items = batch
+                                .take(py)
+                                .map_err(|e| st.fail(py, e, "receiving items", None))?;
+                            st.on_items(py, &now, &items, &out)?;
+                        }
+                        if !out.is_empty() {
+                            output.give(&time, &mut PyBatch::from_list(out));
+                        }
                     }
-                    if !out.is_empty() {
-                        output.give(&time, &mut PyBatch::from_list(out));
+                    if let Some(c) = cap.as_ref() {
+                        let out = PyList::empty(py);
+                        if timers_due {
+                            st.on_due_timers(py, &out)?;
+                        }
+                        if at_eof {
+                            st.on_eof(py, &out)?;
+                        }
+                        if !out.is_empty() {
+                            output.give(c, &mut PyBatch::from_list(out));
+                        }
                     }
-                }
+                    st.ask_notify_at(py)
+                });
+            }
 
-                if let Some(c) = cap.as_ref() {
-                    let out = PyList::empty(py);
-                    st.on_due_timers(py, &out)?;
-                    if frontier.is_none() {
-                        st.on_eof(py, &out)?;
-                    }
-                    st.ask_notify_at(py)?;
-                    if !out.is_empty() {
-                        output.give(c, &mut PyBatch::from_list(out));
-                    }
-                }
-
-                // Snapshot when the oldest open epoch moves on.
+            // Snapshot and move on when the oldest open epoch closes.
+            if result.is_ok() {
                 if let Some(c) = cap.as_mut() {
                     let current = *c.time();
                     if frontier.is_none_or(|f| f > current) {
                         let closed = frontier.map_or(current, |f| f - 1);
                         if let Some(sc) = snap_cap.as_ref() {
-                            let mut snaps = st.snapshots(py, closed)?;
-                            if !snaps.is_empty() {
-                                snap_output.give(&sc.delayed(&closed), &mut snaps);
+                            if !st.marked.is_empty() {
+                                result = Python::attach(|py| {
+                                    let mut snaps = st.snapshots(py, closed)?;
+                                    snap_output.give(&sc.delayed(&closed), &mut snaps);
+                                    Ok(())
+                                });
                             }
                         }
                         match frontier {
@@ -198,14 +260,16 @@ pub fn unary<'s>(
                         }
                     }
                 }
-                Ok(())
-            });
+            }
             if result.is_err() {
                 cap = None;
                 snap_cap = None;
                 return;
             }
-            if let Some((at, _)) = st.timers.first() {
+            if cap.is_none() {
+                // Nothing can be emitted any more, so no timer can fire.
+                st.timers.clear();
+            } else if let Some((at, _)) = st.timers.first() {
                 let delay = (*at - Utc::now()).to_std().unwrap_or_default();
                 activator.activate_after(delay);
             }
@@ -233,7 +297,7 @@ impl State {
                 logic_cls,
                 notify_at_base,
                 snapshotter,
-                logics: HashMap::new(),
+                logics: HashMap::default(),
                 timers: BTreeSet::new(),
                 touched: Vec::new(),
                 activation: 0,
@@ -305,18 +369,18 @@ impl State {
     /// Remembers that `key` needs `notify_at` asked this activation and a
     /// snapshot at the next epoch close.
     fn touch(&mut self, key: &str) {
-        let activation = self.activation;
-        let round = self.round;
-        let recovering = self.snapshotter.is_some();
+        let (activation, round, recovering) =
+            (self.activation, self.round, self.snapshotter.is_some());
         if let Some(ks) = self.logics.get_mut(key) {
-            if ks.uses_timers && ks.touched_in != activation {
-                ks.touched_in = activation;
-                self.touched.push(key.to_string());
-            }
-            if recovering && ks.marked_in != round {
-                ks.marked_in = round;
-                self.marked.push(key.to_string());
-            }
+            mark(
+                ks,
+                key,
+                activation,
+                round,
+                recovering,
+                &mut self.touched,
+                &mut self.marked,
+            );
         }
     }
 
@@ -327,6 +391,9 @@ impl State {
         items: &Bound<'_, PyList>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
+        let on_item = pyo3::intern!(py, "on_item");
+        let (activation, round, recovering) =
+            (self.activation, self.round, self.snapshotter.is_some());
         for item in items.iter() {
             let Some(key_obj) = item_key(&item) else {
                 let err = self.ctx.type_error(format!(
@@ -344,12 +411,29 @@ impl State {
                 item.cast_unchecked::<PyTuple>()
                     .get_borrowed_item_unchecked(1)
             };
-            if !self.logics.contains_key(key) {
-                self.build_logic(py, now, key, &key_obj, &py.None().into_bound(py))?;
-            }
-            let logic = self.logics[key].logic.bind(py).clone();
-            let result = logic.call_method1(pyo3::intern!(py, "on_item"), (now, value));
-            self.apply(py, key, &key_obj, result, "on_item", out)?;
+            // One lookup per item: marking the key for `notify_at` and the
+            // next snapshot happens before the call, which is equivalent.
+            let logic = match self.logics.get_mut(key) {
+                Some(ks) => {
+                    mark(
+                        ks,
+                        key,
+                        activation,
+                        round,
+                        recovering,
+                        &mut self.touched,
+                        &mut self.marked,
+                    );
+                    ks.logic.bind(py).clone()
+                }
+                None => {
+                    self.build_logic(py, now, key, &key_obj, &py.None().into_bound(py))?;
+                    self.touch(key);
+                    self.logics[key].logic.bind(py).clone()
+                }
+            };
+            let result = logic.call_method1(on_item, (now, value));
+            self.apply(py, key, &key_obj, result, Method::OnItem, out)?;
         }
         Ok(())
     }
@@ -372,10 +456,11 @@ impl State {
             ks.sched = None;
             let logic = ks.logic.bind(py).clone();
             let key_obj = ks.key.bind(py).clone();
+            self.touch(&key);
             let sched = crate::python::time::to_py(py, at)
                 .map_err(|e| self.fail(py, e, "reading the clock", None))?;
             let result = logic.call_method1(pyo3::intern!(py, "on_notify"), (sched,));
-            self.apply(py, &key, &key_obj, result, "on_notify", out)?;
+            self.apply(py, &key, &key_obj, result, Method::OnNotify, out)?;
         }
         Ok(())
     }
@@ -389,56 +474,55 @@ impl State {
             };
             let logic = ks.logic.bind(py).clone();
             let key_obj = ks.key.bind(py).clone();
+            self.touch(&key);
             let result = logic.call_method0(pyo3::intern!(py, "on_eof"));
-            self.apply(py, &key, &key_obj, result, "on_eof", out)?;
+            self.apply(py, &key, &key_obj, result, Method::OnEof, out)?;
         }
         Ok(())
     }
 
-    /// Handles what a logic method returned: `(emit, is_complete)`.
+    /// Handles what a logic method returned: `(emit, is_complete)`. The key
+    /// has already been marked as touched.
     fn apply(
         &mut self,
         py: Python<'_>,
         key: &str,
         key_obj: &Bound<'_, PyString>,
         result: PyResult<Bound<'_, PyAny>>,
-        method: &str,
+        method: Method,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
-        let action = format!("calling `UnaryLogic.{method}`");
-        let result = result.map_err(|e| self.fail(py, e, &action, Some(key)))?;
-        let pair = result.cast::<PyTuple>().ok().filter(|t| t.len() == 2).ok_or_else(|| {
+        let result = result.map_err(|e| self.fail(py, e, &method.action(), Some(key)))?;
+        let Some(pair) = result.cast::<PyTuple>().ok().filter(|t| t.len() == 2) else {
             let err = self.ctx.type_error(format!(
-                "`UnaryLogic.{method}` must return a 2-tuple `(emit, is_complete)`; got a `{}` instead",
+                "`UnaryLogic.{}` must return a 2-tuple `(emit, is_complete)`; got a `{}` instead",
+                method.name(),
                 type_name(&result)
             ));
-            self.fail(py, err, &action, Some(key))
-        })?;
-        let emit = pair
-            .get_item(0)
-            .map_err(|e| self.fail(py, e, &action, Some(key)))?;
-        let complete = pair
-            .get_item(1)
-            .map_err(|e| self.fail(py, e, &action, Some(key)))?;
-        let complete = complete.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| {
+            return Err(self.fail(py, err, &method.action(), Some(key)));
+        };
+        // SAFETY: the length was checked just above.
+        let emit = unsafe { pair.get_borrowed_item_unchecked(0) };
+        let complete = unsafe { pair.get_borrowed_item_unchecked(1) };
+        let complete = if complete.is(&*pyo3::types::PyBool::new(py, true)) {
+            true
+        } else if complete.is(&*pyo3::types::PyBool::new(py, false)) {
+            false
+        } else {
             let err = self.ctx.type_error(format!(
-                "`is_complete` returned by `UnaryLogic.{method}` must be a `bool`; got a `{}` instead",
+                "`is_complete` returned by `UnaryLogic.{}` must be a `bool`; got a `{}` instead",
+                method.name(),
                 type_name(&complete)
             ));
-            self.fail(py, err, &action, Some(key))
-        })?;
+            return Err(self.fail(py, err, &method.action(), Some(key)));
+        };
         self.emit(py, key, key_obj, &emit, method, out)?;
         if complete {
             if let Some(ks) = self.logics.remove(key) {
                 if let Some(at) = ks.sched {
                     self.timers.remove(&(at, key.to_string()));
                 }
-                if self.snapshotter.is_some() && ks.marked_in != self.round {
-                    self.marked.push(key.to_string());
-                }
             }
-        } else {
-            self.touch(key);
         }
         Ok(())
     }
@@ -449,10 +533,9 @@ impl State {
         key: &str,
         key_obj: &Bound<'_, PyString>,
         emit: &Bound<'_, PyAny>,
-        method: &str,
+        method: Method,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
-        let action = format!("calling `UnaryLogic.{method}`");
         let push = |value: Bound<'_, PyAny>| -> PyResult<()> {
             out.append(PyTuple::new(py, [key_obj.as_any().clone(), value])?)
         };
@@ -464,12 +547,13 @@ impl State {
             match emit.try_iter() {
                 Ok(iter) => iter.map(|v| v.and_then(push)).collect::<PyResult<()>>(),
                 Err(_) => Err(self.ctx.type_error(format!(
-                    "`emit` returned by `UnaryLogic.{method}` must be an iterable; got a `{}` instead",
+                    "`emit` returned by `UnaryLogic.{}` must be an iterable; got a `{}` instead",
+                    method.name(),
                     type_name(emit)
                 ))),
             }
         };
-        pushed.map_err(|e| self.fail(py, e, &action, Some(key)))
+        pushed.map_err(|e| self.fail(py, e, &method.action(), Some(key)))
     }
 
     /// Asks `notify_at` of every key touched in this activation.
