@@ -10,6 +10,13 @@ use pyo3::prelude::*;
 use super::shared::{Failure, RunShared};
 use crate::python::errors::add_note;
 
+/// Processing stopped early; the failure has already been reported.
+#[derive(Debug)]
+pub struct Stop;
+
+/// The result of a step of work that may have failed and been reported.
+pub type Step<T> = Result<T, Stop>;
+
 /// Per-operator context, owned by one worker thread.
 #[derive(Clone)]
 pub struct StepCtx {
@@ -48,6 +55,12 @@ impl StepCtx {
         }
         add_note(py, &err, &note);
         self.shared.fail(Failure::User(err));
+    }
+
+    /// [`fail`](Self::fail), returning the marker that unwinds the caller.
+    pub fn stop(&self, py: Python<'_>, err: PyErr, action: &str, key: Option<&str>) -> Stop {
+        self.fail(py, err, action, key);
+        Stop
     }
 
     /// A `TypeError` about a value user code returned, naming this step.

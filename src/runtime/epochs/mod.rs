@@ -9,10 +9,13 @@
 //! bounds the data in flight to about one epoch.
 
 mod clock;
+mod keyed;
 mod snapshot;
+pub mod stateful;
 mod waker;
 
 pub use clock::EpochClock;
+pub use keyed::{Changes, Timers};
 pub use snapshot::{Snapshot, Snapshotter};
 pub use waker::{InputWaker, ProbeWatch};
 

@@ -1,31 +1,45 @@
-//! `unary`: the generic keyed stateful operator. Items are routed by key
-//! to the worker that owns the key's `UnaryLogic`; the logic is built on
-//! the key's first item (or from its snapshot), fed `on_item`, woken by
-//! `on_notify` at the time `notify_at` asks for, told `on_eof` at the end
-//! of input, and snapshotted when an epoch closes.
+//! `unary`: the generic keyed stateful operator. A key's `UnaryLogic` is
+//! built on the key's first item (or from its snapshot), fed `on_item`,
+//! woken by `on_notify` at the time `notify_at` asks for, told `on_eof` at
+//! the end of input, and snapshotted when an epoch closes (see
+//! [`crate::runtime::epochs::stateful`] for when each happens).
 //!
 //! Cost per item does not depend on the number of live keys: logics live
-//! in a hash map, timers in an ordered set keyed by time, and per-epoch
-//! bookkeeping only visits keys that were touched.
+//! in a hash map, timers in a set ordered by time, and `notify_at` is only
+//! asked of keys touched in the activation (never of logics that do not
+//! override it).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use foldhash::fast::FixedState as FastHash;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use foldhash::fast::FixedState as FastHash;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
-use timely::dataflow::channels::pact::DistributorPact;
-use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
-use timely::dataflow::operators::Capability;
+use pyo3::types::{PyBool, PyList, PyString, PyTuple};
 
 use super::{PyStream, SnapStream};
 use crate::flow::type_name;
-use crate::python::time::{from_py_opt, now_py};
-use crate::runtime::batch::PyBatch;
-use crate::runtime::context::StepCtx;
-use crate::runtime::epochs::{Epoch, Snapshot, Snapshotter};
-use crate::runtime::routing::{item_key, ByKey, PyDistributor};
+use crate::python::time::{from_py_opt, now_py, to_py};
+use crate::runtime::context::{Step, StepCtx};
+use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
+use crate::runtime::epochs::{Changes, Epoch, Snapshot, Snapshotter, Timers};
+use crate::runtime::routing::item_key;
+
+pub fn unary<'s>(
+    up: PyStream<'s>,
+    ctx: StepCtx,
+    builder: Py<PyAny>,
+    resume: Vec<(String, Py<PyAny>)>,
+    resume_epoch: Epoch,
+    local: std::ops::Range<usize>,
+    snapshotter: Option<Snapshotter>,
+) -> (PyStream<'s>, SnapStream<'s>) {
+    let logic_ctx = ctx.clone();
+    stateful(up, ctx, resume_epoch, local, move |py| {
+        let mut state = UnaryState::new(py, logic_ctx, builder, snapshotter)?;
+        state.resume(py, resume).ok()?;
+        Some(state)
+    })
+}
 
 /// One live key.
 struct KeyState {
@@ -36,27 +50,10 @@ struct KeyState {
     /// Whether the logic's class overrides `notify_at` (if not, it is never
     /// called).
     uses_timers: bool,
-    /// Activation in which `notify_at` was last scheduled to be asked.
+    /// Activation in which the key was last queued for `notify_at`.
     touched_in: u64,
-    /// Snapshot round in which this key was last marked for a snapshot.
-    marked_in: u64,
-}
-
-/// Everything the operator keeps between activations.
-struct State {
-    ctx: StepCtx,
-    builder: Py<PyAny>,
-    logic_cls: Py<PyAny>,
-    notify_at_base: Py<PyAny>,
-    snapshotter: Option<Snapshotter>,
-    logics: HashMap<String, KeyState, FastHash>,
-    timers: BTreeSet<(DateTime<Utc>, String)>,
-    /// Keys to ask `notify_at` at the end of this activation.
-    touched: Vec<String>,
-    activation: u64,
-    /// Keys whose state changed since the last snapshot round.
-    marked: Vec<String>,
-    round: u64,
+    /// Snapshot round in which the key was last marked as changed.
+    changed_in: u64,
 }
 
 /// Which `UnaryLogic` method a result came from (names are only formatted
@@ -82,227 +79,44 @@ impl Method {
     }
 }
 
-/// Marks a key as touched in this activation (to ask `notify_at`) and in
-/// this snapshot round; each list gets a key at most once.
-fn mark(
-    ks: &mut KeyState,
-    key: &str,
-    activation: u64,
-    round: u64,
-    recovering: bool,
-    touched: &mut Vec<String>,
-    marked: &mut Vec<String>,
-) {
-    if ks.uses_timers && ks.touched_in != activation {
-        ks.touched_in = activation;
-        touched.push(key.to_string());
-    }
-    if recovering && ks.marked_in != round {
-        ks.marked_in = round;
-        marked.push(key.to_string());
-    }
-}
-
-/// Why processing stopped early: the failure is already reported.
-struct Stop;
-
-type Step<T> = Result<T, Stop>;
-
-pub fn unary<'s>(
-    up: PyStream<'s>,
+struct UnaryState {
     ctx: StepCtx,
     builder: Py<PyAny>,
-    resume: Vec<(String, Py<PyAny>)>,
-    resume_epoch: Epoch,
-    local: std::ops::Range<usize>,
+    logic_cls: Py<PyAny>,
+    notify_at_base: Py<PyAny>,
     snapshotter: Option<Snapshotter>,
-) -> (PyStream<'s>, SnapStream<'s>) {
-    let scope = up.scope();
-    let mut op = OperatorBuilder::new(ctx.step_id.to_string(), scope);
-    let pact = DistributorPact({
-        let ctx = ctx.clone();
-        move |_peers| PyDistributor::new(ByKey, local, ctx)
-    });
-    let mut input = op.new_input(up, pact);
-    let (mut output, down) = op.new_output::<PyBatch>();
-    let (mut snap_output, snaps) = op.new_output::<Vec<Snapshot>>();
-    let activator = scope.activator_for(op.operator_info().address);
-
-    op.build(move |mut caps| {
-        let mut snap_cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
-        let mut cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
-        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<PyBatch>)> = BTreeMap::new();
-
-        let mut state = Python::attach(|py| State::new(py, ctx.clone(), builder, snapshotter));
-        if let Some(st) = state.as_mut() {
-            Python::attach(|py| {
-                let _ = st.resume(py, resume);
-            });
-        }
-
-        move |frontiers| {
-            let Some(st) = state.as_mut() else {
-                input.for_each(|_, _| {});
-                return;
-            };
-            if st.ctx.stopping() {
-                input.for_each(|_, _| {});
-                cap = None;
-                snap_cap = None;
-                return;
-            }
-            let frontier = frontiers[0].frontier().iter().min().copied();
-            let mut output = output.activate();
-            st.activation += 1;
-            let mut result: Step<()> = Ok(());
-
-            // Items of the oldest open epoch are processed at once; later
-            // epochs wait, so a snapshot of an epoch never holds effects of
-            // the next one. The GIL is taken only when there is work.
-            input.for_each_stamp(|time, batches| {
-                if result.is_err() {
-                    return;
-                }
-                let epoch = time.least().copied().unwrap_or_default();
-                if frontier.is_some_and(|f| epoch > f) {
-                    let entry = pending.entry(epoch).or_insert_with(|| {
-                        (
-                            time.retain_least(0).expect("a message has a time"),
-                            Vec::new(),
-                        )
-                    });
-                    entry.1.extend(batches.map(std::mem::take));
-                    return;
-                }
-                result = Python::attach(|py| {
-                    let now = now_py(py).map_err(|e| st.fail(py, e, "reading the clock", None))?;
-                    let out = PyList::empty(py);
-                    for batch in batches {
-                        let items = batch
-                            .take(py)
-                            .map_err(|e| st.fail(py, e, "receiving items", None))?;
-                        st.on_items(py, &now, &items, &out)?;
-                    }
-                    if !out.is_empty() {
-                        output.give(&time, &mut PyBatch::from_list(out));
-                    }
-                    Ok(())
-                });
-            });
-
-            let ready: Vec<Epoch> = pending
-                .keys()
-                .copied()
-                .filter(|e| frontier.is_none_or(|f| *e <= f))
-                .collect();
-            let timers_due = st.timers.first().is_some_and(|(at, _)| *at <= Utc::now());
-            let at_eof = frontier.is_none() && cap.is_some();
-            if result.is_ok()
-                && (!ready.is_empty() || timers_due || at_eof || !st.touched.is_empty())
-            {
-                result = Python::attach(|py| -> Step<()> {
-                    let now = now_py(py).map_err(|e| st.fail(py, e, "reading the clock", None))?;
-                    for epoch in ready {
-                        let (time, batches) = pending.remove(&epoch).unwrap();
-                        let out = PyList::empty(py);
-                        for mut batch in batches {
-                            let items = batch
-                                .take(py)
-                                .map_err(|e| st.fail(py, e, "receiving items", None))?;
-                            st.on_items(py, &now, &items, &out)?;
-                        }
-                        if !out.is_empty() {
-                            output.give(&time, &mut PyBatch::from_list(out));
-                        }
-                    }
-                    if let Some(c) = cap.as_ref() {
-                        let out = PyList::empty(py);
-                        if timers_due {
-                            st.on_due_timers(py, &out)?;
-                        }
-                        if at_eof {
-                            st.on_eof(py, &out)?;
-                        }
-                        if !out.is_empty() {
-                            output.give(c, &mut PyBatch::from_list(out));
-                        }
-                    }
-                    st.ask_notify_at(py)
-                });
-            }
-
-            // Snapshot and move on when the oldest open epoch closes.
-            if result.is_ok() {
-                if let Some(c) = cap.as_mut() {
-                    let current = *c.time();
-                    if frontier.is_none_or(|f| f > current) {
-                        let closed = frontier.map_or(current, |f| f - 1);
-                        if let Some(sc) = snap_cap.as_ref() {
-                            if !st.marked.is_empty() {
-                                result = Python::attach(|py| {
-                                    let mut snaps = st.snapshots(py, closed)?;
-                                    snap_output.give(&sc.delayed(&closed), &mut snaps);
-                                    Ok(())
-                                });
-                            }
-                        }
-                        match frontier {
-                            Some(f) => {
-                                c.downgrade(&f);
-                                if let Some(sc) = snap_cap.as_mut() {
-                                    sc.downgrade(&f);
-                                }
-                            }
-                            None => {
-                                cap = None;
-                                snap_cap = None;
-                            }
-                        }
-                    }
-                }
-            }
-            if result.is_err() {
-                cap = None;
-                snap_cap = None;
-                return;
-            }
-            if cap.is_none() {
-                // Nothing can be emitted any more, so no timer can fire.
-                st.timers.clear();
-            } else if let Some((at, _)) = st.timers.first() {
-                let delay = (*at - Utc::now()).to_std().unwrap_or_default();
-                activator.activate_after(delay);
-            }
-        }
-    });
-    (down, snaps)
+    logics: HashMap<String, KeyState, FastHash>,
+    timers: Timers,
+    /// Keys to ask `notify_at` at the end of this activation.
+    touched: Vec<String>,
+    activation: u64,
+    changes: Changes,
 }
 
-impl State {
+impl UnaryState {
     fn new(
         py: Python<'_>,
         ctx: StepCtx,
         builder: Py<PyAny>,
         snapshotter: Option<Snapshotter>,
-    ) -> Option<State> {
+    ) -> Option<Self> {
         let found = py.import("bytewax.operators").and_then(|m| {
             let cls = m.getattr("UnaryLogic")?;
             let base = cls.getattr("notify_at")?;
             Ok((cls.unbind(), base.unbind()))
         });
         match found {
-            Ok((logic_cls, notify_at_base)) => Some(State {
+            Ok((logic_cls, notify_at_base)) => Some(UnaryState {
                 ctx,
                 builder,
                 logic_cls,
                 notify_at_base,
+                changes: Changes::new(snapshotter.is_some()),
                 snapshotter,
                 logics: HashMap::default(),
-                timers: BTreeSet::new(),
+                timers: Timers::default(),
                 touched: Vec::new(),
-                activation: 0,
-                marked: Vec::new(),
-                round: 1,
+                activation: 1,
             }),
             Err(err) => {
                 ctx.fail(py, err, "loading `bytewax.operators.UnaryLogic`", None);
@@ -311,20 +125,15 @@ impl State {
         }
     }
 
-    fn fail(&self, py: Python<'_>, err: PyErr, action: &str, key: Option<&str>) -> Stop {
-        self.ctx.fail(py, err, action, key);
-        Stop
-    }
-
     /// Rebuilds logics from their snapshots.
     fn resume(&mut self, py: Python<'_>, resume: Vec<(String, Py<PyAny>)>) -> Step<()> {
-        let now = now_py(py).map_err(|e| self.fail(py, e, "reading the clock", None))?;
+        let now = now_py(py).map_err(|e| self.ctx.stop(py, e, "reading the clock", None))?;
         for (key, snapshot) in resume {
             let key_obj = PyString::new(py, &key);
             self.build_logic(py, &now, &key, &key_obj, snapshot.bind(py))?;
             self.touch(&key);
         }
-        self.ask_notify_at(py)
+        self.finish_activation(py)
     }
 
     fn build_logic(
@@ -339,13 +148,13 @@ impl State {
             .builder
             .bind(py)
             .call1((now, resume_state))
-            .map_err(|e| self.fail(py, e, "calling `builder`", Some(key)))?;
+            .map_err(|e| self.ctx.stop(py, e, "calling `builder`", Some(key)))?;
         if !logic.is_instance(self.logic_cls.bind(py)).unwrap_or(false) {
             let err = self.ctx.type_error(format!(
                 "`builder` must return a `bytewax.operators.UnaryLogic`; got a `{}` instead",
                 type_name(&logic)
             ));
-            return Err(self.fail(py, err, "calling `builder`", Some(key)));
+            return Err(self.ctx.stop(py, err, "calling `builder`", Some(key)));
         }
         let uses_timers = logic
             .get_type()
@@ -360,129 +169,27 @@ impl State {
                 sched: None,
                 uses_timers,
                 touched_in: 0,
-                marked_in: 0,
+                changed_in: 0,
             },
         );
         Ok(())
     }
 
-    /// Remembers that `key` needs `notify_at` asked this activation and a
-    /// snapshot at the next epoch close.
+    /// Queues `key` for `notify_at` and marks it changed.
     fn touch(&mut self, key: &str) {
-        let (activation, round, recovering) =
-            (self.activation, self.round, self.snapshotter.is_some());
         if let Some(ks) = self.logics.get_mut(key) {
-            mark(
+            touch(
                 ks,
                 key,
-                activation,
-                round,
-                recovering,
+                self.activation,
                 &mut self.touched,
-                &mut self.marked,
+                &mut self.changes,
             );
         }
     }
 
-    fn on_items(
-        &mut self,
-        py: Python<'_>,
-        now: &Bound<'_, PyAny>,
-        items: &Bound<'_, PyList>,
-        out: &Bound<'_, PyList>,
-    ) -> Step<()> {
-        let on_item = pyo3::intern!(py, "on_item");
-        let (activation, round, recovering) =
-            (self.activation, self.round, self.snapshotter.is_some());
-        for item in items.iter() {
-            let Some(key_obj) = item_key(&item) else {
-                let err = self.ctx.type_error(format!(
-                    "a stateful step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
-                    type_name(&item),
-                    describe_bad_item(&item)
-                ));
-                return Err(self.fail(py, err, "routing an item by key", None));
-            };
-            let key = key_obj
-                .to_str()
-                .map_err(|e| self.fail(py, e, "reading a key", None))?;
-            // SAFETY: `item_key` checked it is a 2-tuple.
-            let value = unsafe {
-                item.cast_unchecked::<PyTuple>()
-                    .get_borrowed_item_unchecked(1)
-            };
-            // One lookup per item: marking the key for `notify_at` and the
-            // next snapshot happens before the call, which is equivalent.
-            let logic = match self.logics.get_mut(key) {
-                Some(ks) => {
-                    mark(
-                        ks,
-                        key,
-                        activation,
-                        round,
-                        recovering,
-                        &mut self.touched,
-                        &mut self.marked,
-                    );
-                    ks.logic.bind(py).clone()
-                }
-                None => {
-                    self.build_logic(py, now, key, &key_obj, &py.None().into_bound(py))?;
-                    self.touch(key);
-                    self.logics[key].logic.bind(py).clone()
-                }
-            };
-            let result = logic.call_method1(on_item, (now, value));
-            self.apply(py, key, &key_obj, result, Method::OnItem, out)?;
-        }
-        Ok(())
-    }
-
-    fn on_due_timers(&mut self, py: Python<'_>, out: &Bound<'_, PyList>) -> Step<()> {
-        let now = Utc::now();
-        let mut due = Vec::new();
-        while let Some((at, _)) = self.timers.first() {
-            if *at > now {
-                break;
-            }
-            let (at, key) = self.timers.pop_first().unwrap();
-            due.push((key, at));
-        }
-        due.sort();
-        for (key, at) in due {
-            let Some(ks) = self.logics.get_mut(&key) else {
-                continue;
-            };
-            ks.sched = None;
-            let logic = ks.logic.bind(py).clone();
-            let key_obj = ks.key.bind(py).clone();
-            self.touch(&key);
-            let sched = crate::python::time::to_py(py, at)
-                .map_err(|e| self.fail(py, e, "reading the clock", None))?;
-            let result = logic.call_method1(pyo3::intern!(py, "on_notify"), (sched,));
-            self.apply(py, &key, &key_obj, result, Method::OnNotify, out)?;
-        }
-        Ok(())
-    }
-
-    fn on_eof(&mut self, py: Python<'_>, out: &Bound<'_, PyList>) -> Step<()> {
-        let mut keys: Vec<String> = self.logics.keys().cloned().collect();
-        keys.sort();
-        for key in keys {
-            let Some(ks) = self.logics.get(&key) else {
-                continue;
-            };
-            let logic = ks.logic.bind(py).clone();
-            let key_obj = ks.key.bind(py).clone();
-            self.touch(&key);
-            let result = logic.call_method0(pyo3::intern!(py, "on_eof"));
-            self.apply(py, &key, &key_obj, result, Method::OnEof, out)?;
-        }
-        Ok(())
-    }
-
     /// Handles what a logic method returned: `(emit, is_complete)`. The key
-    /// has already been marked as touched.
+    /// has already been touched.
     fn apply(
         &mut self,
         py: Python<'_>,
@@ -492,36 +199,30 @@ impl State {
         method: Method,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
-        let result = result.map_err(|e| self.fail(py, e, &method.action(), Some(key)))?;
+        let result = result.map_err(|e| self.ctx.stop(py, e, &method.action(), Some(key)))?;
         let Some(pair) = result.cast::<PyTuple>().ok().filter(|t| t.len() == 2) else {
             let err = self.ctx.type_error(format!(
                 "`UnaryLogic.{}` must return a 2-tuple `(emit, is_complete)`; got a `{}` instead",
                 method.name(),
                 type_name(&result)
             ));
-            return Err(self.fail(py, err, &method.action(), Some(key)));
+            return Err(self.ctx.stop(py, err, &method.action(), Some(key)));
         };
         // SAFETY: the length was checked just above.
         let emit = unsafe { pair.get_borrowed_item_unchecked(0) };
         let complete = unsafe { pair.get_borrowed_item_unchecked(1) };
-        let complete = if complete.is(&*pyo3::types::PyBool::new(py, true)) {
-            true
-        } else if complete.is(&*pyo3::types::PyBool::new(py, false)) {
-            false
-        } else {
+        let Ok(complete) = complete.cast::<PyBool>().map(|b| b.is_true()) else {
             let err = self.ctx.type_error(format!(
                 "`is_complete` returned by `UnaryLogic.{}` must be a `bool`; got a `{}` instead",
                 method.name(),
                 type_name(&complete)
             ));
-            return Err(self.fail(py, err, &method.action(), Some(key)));
+            return Err(self.ctx.stop(py, err, &method.action(), Some(key)));
         };
         self.emit(py, key, key_obj, &emit, method, out)?;
         if complete {
             if let Some(ks) = self.logics.remove(key) {
-                if let Some(at) = ks.sched {
-                    self.timers.remove(&(at, key.to_string()));
-                }
+                self.timers.reschedule(key, ks.sched, None);
             }
         }
         Ok(())
@@ -553,11 +254,122 @@ impl State {
                 ))),
             }
         };
-        pushed.map_err(|e| self.fail(py, e, &method.action(), Some(key)))
+        pushed.map_err(|e| self.ctx.stop(py, e, &method.action(), Some(key)))
+    }
+}
+
+/// Queues a key for `notify_at` (once per activation) and marks it changed
+/// (once per snapshot round).
+fn touch(
+    ks: &mut KeyState,
+    key: &str,
+    activation: u64,
+    touched: &mut Vec<String>,
+    changes: &mut Changes,
+) {
+    if ks.uses_timers && ks.touched_in != activation {
+        ks.touched_in = activation;
+        touched.push(key.to_string());
+    }
+    changes.mark(&mut ks.changed_in, key);
+}
+
+impl StatefulLogic for UnaryState {
+    fn on_items(
+        &mut self,
+        py: Python<'_>,
+        now: &Bound<'_, PyAny>,
+        items: &Bound<'_, PyList>,
+        out: &Bound<'_, PyList>,
+    ) -> Step<()> {
+        let on_item = pyo3::intern!(py, "on_item");
+        for item in items.iter() {
+            let Some(key_obj) = item_key(&item) else {
+                let err = self.ctx.type_error(format!(
+                    "a stateful step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
+                    type_name(&item),
+                    describe_bad_item(&item)
+                ));
+                return Err(self.ctx.stop(py, err, "routing an item by key", None));
+            };
+            let key = key_obj
+                .to_str()
+                .map_err(|e| self.ctx.stop(py, e, "reading a key", None))?;
+            // SAFETY: `item_key` checked it is a 2-tuple.
+            let value = unsafe {
+                item.cast_unchecked::<PyTuple>()
+                    .get_borrowed_item_unchecked(1)
+            };
+            // One lookup per item: touching the key before the call is
+            // equivalent to touching it after.
+            let logic = match self.logics.get_mut(key) {
+                Some(ks) => {
+                    touch(
+                        ks,
+                        key,
+                        self.activation,
+                        &mut self.touched,
+                        &mut self.changes,
+                    );
+                    ks.logic.bind(py).clone()
+                }
+                None => {
+                    self.build_logic(py, now, key, &key_obj, &py.None().into_bound(py))?;
+                    self.touch(key);
+                    self.logics[key].logic.bind(py).clone()
+                }
+            };
+            let result = logic.call_method1(on_item, (now, value));
+            self.apply(py, key, &key_obj, result, Method::OnItem, out)?;
+        }
+        Ok(())
     }
 
-    /// Asks `notify_at` of every key touched in this activation.
-    fn ask_notify_at(&mut self, py: Python<'_>) -> Step<()> {
+    fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.timers.first()
+    }
+
+    fn on_wake(&mut self, py: Python<'_>, now: DateTime<Utc>, out: &Bound<'_, PyList>) -> Step<()> {
+        for (key, at) in self.timers.take_due(now) {
+            let Some(ks) = self.logics.get_mut(&key) else {
+                continue;
+            };
+            ks.sched = None;
+            let logic = ks.logic.bind(py).clone();
+            let key_obj = ks.key.bind(py).clone();
+            self.touch(&key);
+            let sched =
+                to_py(py, at).map_err(|e| self.ctx.stop(py, e, "reading the clock", None))?;
+            let result = logic.call_method1(pyo3::intern!(py, "on_notify"), (sched,));
+            self.apply(py, &key, &key_obj, result, Method::OnNotify, out)?;
+        }
+        Ok(())
+    }
+
+    fn on_eof(&mut self, py: Python<'_>, out: &Bound<'_, PyList>) -> Step<()> {
+        let mut keys: Vec<String> = self.logics.keys().cloned().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let Some(ks) = self.logics.get(&key) else {
+                continue;
+            };
+            let logic = ks.logic.bind(py).clone();
+            let key_obj = ks.key.bind(py).clone();
+            self.touch(&key);
+            let result = logic.call_method0(pyo3::intern!(py, "on_eof"));
+            self.apply(py, &key, &key_obj, result, Method::OnEof, out)?;
+        }
+        Ok(())
+    }
+
+    fn has_leftover(&self) -> bool {
+        !self.touched.is_empty()
+    }
+
+    /// Asks `notify_at` of every key touched in this activation. `None`
+    /// clears a key's timer.
+    fn finish_activation(&mut self, py: Python<'_>) -> Step<()> {
+        self.activation += 1;
         for key in std::mem::take(&mut self.touched) {
             let Some(ks) = self.logics.get(&key) else {
                 continue;
@@ -567,41 +379,39 @@ impl State {
                 .bind(py)
                 .call_method0(pyo3::intern!(py, "notify_at"))
                 .and_then(|r| from_py_opt(&r))
-                .map_err(|e| self.fail(py, e, "calling `UnaryLogic.notify_at`", Some(&key)))?;
-            let ks = self.logics.get_mut(&key).unwrap();
-            if ks.sched != at {
-                if let Some(old) = ks.sched {
-                    self.timers.remove(&(old, key.clone()));
-                }
-                ks.sched = at;
-                if let Some(at) = at {
-                    self.timers.insert((at, key));
-                }
-            }
+                .map_err(|e| {
+                    self.ctx
+                        .stop(py, e, "calling `UnaryLogic.notify_at`", Some(&key))
+                })?;
+            let ks = self.logics.get_mut(&key).expect("looked up just above");
+            self.timers.reschedule(&key, ks.sched, at);
+            ks.sched = at;
         }
         Ok(())
     }
 
-    /// Snapshots of every key marked since the last round, at `epoch`.
+    fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
     fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>> {
         let Some(snapshotter) = self.snapshotter.clone() else {
             return Ok(Vec::new());
         };
-        self.round += 1;
-        let mut snaps = Vec::with_capacity(self.marked.len());
-        for key in std::mem::take(&mut self.marked) {
+        let keys = self.changes.take();
+        let mut snaps = Vec::with_capacity(keys.len());
+        for key in keys {
             let state = match self.logics.get(&key) {
-                Some(ks) => {
-                    let snap = ks
-                        .logic
+                Some(ks) => Some(
+                    ks.logic
                         .bind(py)
                         .call_method0(pyo3::intern!(py, "snapshot"))
                         .and_then(|s| snapshotter.ser(&s))
                         .map_err(|e| {
-                            self.fail(py, e, "calling `UnaryLogic.snapshot`", Some(&key))
-                        })?;
-                    Some(snap)
-                }
+                            self.ctx
+                                .stop(py, e, "calling `UnaryLogic.snapshot`", Some(&key))
+                        })?,
+                ),
                 None => None,
             };
             snaps.push(Snapshot {
@@ -613,10 +423,14 @@ impl State {
         }
         Ok(snaps)
     }
+
+    fn clear_timers(&mut self) {
+        self.timers.clear();
+    }
 }
 
 /// A hint for the most common mistake: forgetting to key the stream.
-fn describe_bad_item(item: &Bound<'_, PyAny>) -> String {
+pub fn describe_bad_item(item: &Bound<'_, PyAny>) -> String {
     match item.cast::<PyTuple>() {
         Ok(t) if t.len() == 2 => match t.get_item(0) {
             Ok(k) => format!(" (its key is a `{}`; keys must be `str`)", type_name(&k)),

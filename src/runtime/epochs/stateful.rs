@@ -1,0 +1,236 @@
+//! The epoch machinery every keyed stateful step shares: routing items to
+//! the key's worker, processing only the oldest open epoch (later epochs
+//! wait, so a snapshot of an epoch never holds effects of the next one),
+//! waking on timers, running end-of-input logic, snapshotting touched keys
+//! when an epoch closes, and holding capabilities exactly as long as
+//! output may still come.
+//!
+//! The step's own behaviour is a [`StatefulLogic`]; the GIL is taken only
+//! when there is work for it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use timely::dataflow::channels::pact::DistributorPact;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::Capability;
+
+use super::{Epoch, Snapshot};
+use crate::python::time::now_py;
+use crate::runtime::batch::PyBatch;
+use crate::runtime::context::{Step, StepCtx};
+use crate::runtime::operators::{PyStream, SnapStream};
+use crate::runtime::routing::{ByKey, PyDistributor};
+
+/// What a keyed stateful step does; the driver decides when.
+pub trait StatefulLogic {
+    /// Handles a batch of `(key, value)` items of the oldest open epoch,
+    /// appending outputs to `out`.
+    fn on_items(
+        &mut self,
+        py: Python<'_>,
+        now: &Bound<'_, PyAny>,
+        items: &Bound<'_, PyList>,
+        out: &Bound<'_, PyList>,
+    ) -> Step<()>;
+
+    /// The earliest time a timer is due, if any.
+    fn next_wake(&self) -> Option<DateTime<Utc>>;
+
+    /// Fires every timer due at `now`.
+    fn on_wake(&mut self, py: Python<'_>, now: DateTime<Utc>, out: &Bound<'_, PyList>) -> Step<()>;
+
+    /// The input has ended: emit what is left.
+    fn on_eof(&mut self, py: Python<'_>, out: &Bound<'_, PyList>) -> Step<()>;
+
+    /// Whether work is left over from this activation (then
+    /// [`finish_activation`](Self::finish_activation) is called with the
+    /// GIL).
+    fn has_leftover(&self) -> bool {
+        false
+    }
+
+    /// Runs leftover work at the end of an activation.
+    fn finish_activation(&mut self, _py: Python<'_>) -> Step<()> {
+        Ok(())
+    }
+
+    /// Whether some key changed since the last snapshot.
+    fn has_changes(&self) -> bool;
+
+    /// Snapshots of the keys that changed, labelled with `epoch`.
+    fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>>;
+
+    /// No output can follow any more; timers are moot.
+    fn clear_timers(&mut self);
+}
+
+/// Builds a keyed stateful operator around a logic made by `make` (under
+/// the GIL, at build time; `None` means it failed and was reported).
+pub fn stateful<'s, L, F>(
+    up: PyStream<'s>,
+    ctx: StepCtx,
+    resume_epoch: Epoch,
+    local: std::ops::Range<usize>,
+    make: F,
+) -> (PyStream<'s>, SnapStream<'s>)
+where
+    L: StatefulLogic + 'static,
+    F: FnOnce(Python<'_>) -> Option<L> + 'static,
+{
+    let scope = up.scope();
+    let mut op = OperatorBuilder::new(ctx.step_id.to_string(), scope);
+    let pact = DistributorPact({
+        let ctx = ctx.clone();
+        move |_peers| PyDistributor::new(ByKey, local, ctx)
+    });
+    let mut input = op.new_input(up, pact);
+    let (mut output, down) = op.new_output::<PyBatch>();
+    let (mut snap_output, snaps) = op.new_output::<Vec<Snapshot>>();
+    let activator = scope.activator_for(op.operator_info().address);
+
+    op.build(move |mut caps| {
+        let mut snap_cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
+        let mut cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
+        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<PyBatch>)> = BTreeMap::new();
+        let mut logic = Python::attach(make);
+
+        move |frontiers| {
+            let Some(st) = logic.as_mut() else {
+                input.for_each(|_, _| {});
+                cap = None;
+                snap_cap = None;
+                return;
+            };
+            if ctx.stopping() {
+                input.for_each(|_, _| {});
+                cap = None;
+                snap_cap = None;
+                return;
+            }
+            let frontier = frontiers[0].frontier().iter().min().copied();
+            let mut output = output.activate();
+            let mut result: Step<()> = Ok(());
+
+            input.for_each_stamp(|time, batches| {
+                if result.is_err() {
+                    return;
+                }
+                let epoch = time.least().copied().unwrap_or_default();
+                if frontier.is_some_and(|f| epoch > f) {
+                    let entry = pending.entry(epoch).or_insert_with(|| {
+                        (
+                            time.retain_least(0).expect("a message has a time"),
+                            Vec::new(),
+                        )
+                    });
+                    entry.1.extend(batches.map(std::mem::take));
+                    return;
+                }
+                result = Python::attach(|py| {
+                    let now = now_py(py).map_err(|e| ctx.stop(py, e, "reading the clock", None))?;
+                    let out = PyList::empty(py);
+                    for batch in batches {
+                        let items = batch
+                            .take(py)
+                            .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
+                        st.on_items(py, &now, &items, &out)?;
+                    }
+                    if !out.is_empty() {
+                        output.give(&time, &mut PyBatch::from_list(out));
+                    }
+                    Ok(())
+                });
+            });
+
+            let ready: Vec<Epoch> = pending
+                .keys()
+                .copied()
+                .filter(|e| frontier.is_none_or(|f| *e <= f))
+                .collect();
+            let wall = Utc::now();
+            let timers_due = st.next_wake().is_some_and(|at| at <= wall);
+            let at_eof = frontier.is_none() && cap.is_some();
+            if result.is_ok() && (!ready.is_empty() || timers_due || at_eof || st.has_leftover()) {
+                result = Python::attach(|py| -> Step<()> {
+                    let now = now_py(py).map_err(|e| ctx.stop(py, e, "reading the clock", None))?;
+                    for epoch in ready {
+                        let (time, batches) =
+                            pending.remove(&epoch).expect("ready epochs are pending");
+                        let out = PyList::empty(py);
+                        for mut batch in batches {
+                            let items = batch
+                                .take(py)
+                                .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
+                            st.on_items(py, &now, &items, &out)?;
+                        }
+                        if !out.is_empty() {
+                            output.give(&time, &mut PyBatch::from_list(out));
+                        }
+                    }
+                    if let Some(c) = cap.as_ref() {
+                        let out = PyList::empty(py);
+                        if timers_due {
+                            st.on_wake(py, wall, &out)?;
+                        }
+                        if at_eof {
+                            st.on_eof(py, &out)?;
+                        }
+                        if !out.is_empty() {
+                            output.give(c, &mut PyBatch::from_list(out));
+                        }
+                    }
+                    st.finish_activation(py)
+                });
+            }
+
+            // When the oldest open epoch moves on: snapshot what changed in
+            // the epochs that closed, then let go of them.
+            if result.is_ok() {
+                if let Some(c) = cap.as_mut() {
+                    let current = *c.time();
+                    if frontier.is_none_or(|f| f > current) {
+                        let closed = frontier.map_or(current, |f| f - 1);
+                        if let Some(sc) = snap_cap.as_ref() {
+                            if st.has_changes() {
+                                result = Python::attach(|py| {
+                                    let mut snaps = st.snapshots(py, closed)?;
+                                    if !snaps.is_empty() {
+                                        snap_output.give(&sc.delayed(&closed), &mut snaps);
+                                    }
+                                    Ok(())
+                                });
+                            }
+                        }
+                        match frontier {
+                            Some(f) => {
+                                c.downgrade(&f);
+                                if let Some(sc) = snap_cap.as_mut() {
+                                    sc.downgrade(&f);
+                                }
+                            }
+                            None => {
+                                cap = None;
+                                snap_cap = None;
+                            }
+                        }
+                    }
+                }
+            }
+            if result.is_err() {
+                cap = None;
+                snap_cap = None;
+                return;
+            }
+            if cap.is_none() {
+                st.clear_timers();
+            } else if let Some(at) = st.next_wake() {
+                let delay = (at - Utc::now()).to_std().unwrap_or_default();
+                activator.activate_after(delay);
+            }
+        }
+    });
+    (down, snaps)
+}
