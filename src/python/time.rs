@@ -4,7 +4,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDateTime, PyDelta, PyDeltaAccess};
+use pyo3::types::{
+    PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyTimeAccess, PyTzInfo, PyTzInfoAccess,
+};
 
 /// The current time as a UTC `datetime`.
 pub fn now_py(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
@@ -17,7 +19,10 @@ pub fn to_py(py: Python<'_>, dt: DateTime<Utc>) -> PyResult<Bound<'_, PyAny>> {
 }
 
 /// An aware `datetime` in any timezone as a UTC instant. A naive
-/// `datetime` is a `TypeError` that says what to do.
+/// `datetime` is a `ValueError` that says what to do.
+///
+/// A `datetime` in `timezone.utc` (the common case, and what the runtime
+/// itself hands out) is read field by field without calling into Python.
 pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
     let py = obj.py();
     let dt = obj.cast::<PyDateTime>().map_err(|_| {
@@ -26,7 +31,14 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
             crate::flow::type_name(obj)
         ))
     })?;
-    if dt.getattr("utcoffset")?.call0()?.is_none() {
+    if let Some(tz) = dt.get_tzinfo() {
+        if tz.is(&*PyTzInfo::utc(py)?) {
+            if let Some(utc) = utc_fields(dt) {
+                return Ok(utc);
+            }
+        }
+    }
+    if dt.call_method0("utcoffset")?.is_none() {
         return Err(PyValueError::new_err(format!(
             "datetime {} has no timezone; give it one, e.g. `dt.replace(tzinfo=timezone.utc)`",
             dt.repr()?
@@ -41,6 +53,18 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
             dt.repr().map(|r| r.to_string()).unwrap_or_default()
         ))
     })
+}
+
+fn utc_fields(dt: &Bound<'_, PyDateTime>) -> Option<DateTime<Utc>> {
+    let date =
+        chrono::NaiveDate::from_ymd_opt(dt.get_year(), dt.get_month().into(), dt.get_day().into())?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        dt.get_hour().into(),
+        dt.get_minute().into(),
+        dt.get_second().into(),
+        dt.get_microsecond(),
+    )?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// An optional aware `datetime` (`None` stays `None`).

@@ -187,13 +187,37 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                     streams[*down] = Some(s);
                     snapshots.push(snaps);
                 }
-                Op::FoldWindow { .. } => {
-                    Python::attach(|py| {
-                        let err = pyo3::exceptions::PyNotImplementedError::new_err(
-                            "window operators are not available yet in this build",
-                        );
-                        ctx.fail(py, err, "building the dataflow", None);
+                Op::FoldWindow {
+                    clock,
+                    windower,
+                    builder,
+                    folder,
+                    up,
+                    down,
+                } => {
+                    let (clock, windower, fold) = Python::attach(|py| {
+                        (
+                            clock.clone_ref(py),
+                            windower.clone_ref(py),
+                            ops::fold_window::Fold {
+                                builder: builder.clone_ref(py),
+                                folder: folder.clone_ref(py),
+                            },
+                        )
                     });
+                    let (s, snaps) = ops::fold_window::fold_window(
+                        get(&streams, *up),
+                        ctx,
+                        clock,
+                        windower,
+                        fold,
+                        Vec::new(),
+                        wiring.resume_epoch,
+                        wiring.local.clone(),
+                        wiring.snapshotter.clone(),
+                    );
+                    streams[*down] = Some(s);
+                    snapshots.push(snaps);
                 }
             }
         }

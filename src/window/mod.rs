@@ -1,4 +1,74 @@
-//! Windowing: clocks that assign event times and watermarks, and windowers
-//! that group times into tumbling, sliding and session windows.
+//! Windowing: clocks that give items a time and keys a watermark, and
+//! windowers that group times into tumbling, sliding and session windows.
+//! The fold over each window's values runs in the `fold_window` operator.
 
+pub mod clock;
 pub mod config;
+pub mod session;
+pub mod sliding;
+
+use chrono::TimeDelta;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::python::time::{delta_from_py, from_py};
+use config::{SessionWindow, SlidingWindow, TumblingWindow};
+use sliding::Sliding;
+
+/// A windower configuration, checked.
+pub enum Windower {
+    Sliding(Sliding),
+    Session { gap: TimeDelta },
+}
+
+impl Windower {
+    /// Reads a `WindowConfig` given to a window step.
+    pub fn from_config(cfg: &Bound<'_, PyAny>) -> PyResult<Windower> {
+        let py = cfg.py();
+        let delta = |obj: &Py<PyAny>, what: &str| {
+            delta_from_py(obj.bind(py)).map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "`{what}` must be a `datetime.timedelta`; got {}",
+                    obj.bind(py)
+                        .repr()
+                        .map(|r| r.to_string())
+                        .unwrap_or_default()
+                ))
+            })
+        };
+        let align = |obj: &Py<PyAny>| {
+            from_py(obj.bind(py)).map_err(|e| {
+                PyValueError::new_err(format!(
+                    "`align_to` must be a timezone-aware `datetime`: {}",
+                    e.value(py)
+                ))
+            })
+        };
+        if let Ok(w) = cfg.cast::<TumblingWindow>() {
+            let w = w.borrow();
+            let length = delta(&w.length, "length")?;
+            let shape =
+                Sliding::new(length, length, align(&w.align_to)?).map_err(PyValueError::new_err)?;
+            return Ok(Windower::Sliding(shape));
+        }
+        if let Ok(w) = cfg.cast::<SlidingWindow>() {
+            let w = w.borrow();
+            let shape = Sliding::new(
+                delta(&w.length, "length")?,
+                delta(&w.offset, "offset")?,
+                align(&w.align_to)?,
+            )
+            .map_err(PyValueError::new_err)?;
+            return Ok(Windower::Sliding(shape));
+        }
+        if let Ok(w) = cfg.cast::<SessionWindow>() {
+            let w = w.borrow();
+            let gap = session::check_gap(delta(&w.gap, "gap")?).map_err(PyValueError::new_err)?;
+            return Ok(Windower::Session { gap });
+        }
+        Err(PyTypeError::new_err(format!(
+            "windower must be a `TumblingWindow`, `SlidingWindow` or `SessionWindow`; got {}",
+            cfg.repr().map(|r| r.to_string()).unwrap_or_default()
+        )))
+    }
+}

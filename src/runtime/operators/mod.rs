@@ -3,6 +3,7 @@
 
 pub mod branch;
 pub mod flat_map_batch;
+pub mod fold_window;
 pub mod input_dynamic;
 pub mod input_fixed;
 pub mod inspect_debug;
