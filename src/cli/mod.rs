@@ -38,6 +38,7 @@ pub fn run_argv(argv: Vec<String>) -> i32 {
     match cli.command {
         Command::Run(args) => run::run(args, &argv),
         Command::Python(args) => python_main(&args.args),
+        Command::InitDb(args) => init_db(args),
         other => {
             eprintln!(
                 "error: `{}` is not available yet in this build",
@@ -56,6 +57,24 @@ fn command_name(command: &Command) -> &'static str {
         Command::Graph(_) => "graph",
         Command::Recovery(_) => "recovery",
         Command::Completions(_) => "completions",
+    }
+}
+
+/// `bytewax init-db DIR COUNT`.
+fn init_db(args: args::InitDbArgs) -> i32 {
+    match crate::recovery::init::init_db_dir(&args.db_dir, args.count) {
+        Ok(()) => {
+            println!(
+                "Created {} recovery partitions in {}",
+                args.count,
+                args.db_dir.display()
+            );
+            0
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            EXIT_USAGE
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! and turn the outcome into an exit code.
 
 use std::path::Path;
+use std::time::Duration;
 
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
@@ -43,8 +44,14 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
              -b/--backup-interval, e.g. `-s 30s -b 10m`",
         );
     }
-    if args.recovery_directory.is_some() {
-        return usage("recovery (-r) is not available yet in this build");
+    if let Some(dir) = &args.recovery_directory {
+        if !dir.is_dir() {
+            return usage(format!(
+                "the recovery directory `{}` does not exist; create it with `bytewax init-db {} COUNT`",
+                dir.display(),
+                dir.display()
+            ));
+        }
     }
     let cluster = match resolve_cluster(&args) {
         Ok(cluster) => cluster,
@@ -60,6 +67,7 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
         workers_per_process: args.workers_per_process as usize,
         epoch_interval: args.snapshot_interval.unwrap_or(DEFAULT_EPOCH_INTERVAL),
         cluster,
+        recovery: None,
     };
 
     let owns_interpreter = !interpreter::is_running();
@@ -69,14 +77,39 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
     if let Err(err) = interpreter::start(Launch::Embedded { argv }) {
         return report_start_error(err);
     }
-    let code = Python::attach(|py| run_flow(py, &args.import_str, opts));
+    let recovery = args
+        .recovery_directory
+        .as_deref()
+        .map(|dir| (dir, args.backup_interval.unwrap_or_default()));
+    let code = Python::attach(|py| run_flow(py, &args.import_str, opts, recovery));
     if owns_interpreter {
         interpreter::finish();
     }
     code
 }
 
-fn run_flow(py: Python<'_>, import_str: &str, opts: RunOptions) -> i32 {
+fn run_flow(
+    py: Python<'_>,
+    import_str: &str,
+    mut opts: RunOptions,
+    recovery: Option<(&Path, Duration)>,
+) -> i32 {
+    if let Some((dir, backup)) = recovery {
+        let built = (|| {
+            let cfg = py
+                .import("bytewax.recovery")?
+                .getattr("RecoveryConfig")?
+                .call1((dir, backup))?;
+            native::recovery_options(Some(&cfg))
+        })();
+        match built {
+            Ok(rec) => opts.recovery = rec,
+            Err(err) => {
+                eprint!("{}", format_exception(py, &err));
+                return EXIT_FAILURE;
+            }
+        }
+    }
     let flow = match locate_dataflow(py, import_str) {
         Ok(flow) => flow,
         Err(LocateError::Usage(message)) => return usage(message),

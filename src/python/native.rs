@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
 use crate::flow::Plan;
-use crate::runtime::{self, ClusterSpec, Failure, RunOptions};
+use crate::recovery::config::RecoveryConfig;
+use crate::runtime::{self, ClusterSpec, Failure, RecoveryOptions, RunOptions};
 
 pyo3::create_exception!(
     bytewax.inputs,
@@ -27,6 +28,7 @@ pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_function(pyo3::wrap_pyfunction!(cli_main, &m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(test_cluster, &m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(_main, &m)?)?;
+    m.add_function(pyo3::wrap_pyfunction!(init_db_dir, &m)?)?;
     m.add_class::<crate::window::config::ClockConfig>()?;
     m.add_class::<crate::window::config::SystemClockConfig>()?;
     m.add_class::<crate::window::config::EventClockConfig>()?;
@@ -115,9 +117,9 @@ fn run_main(
     epoch_interval: Option<&Bound<'_, PyAny>>,
     recovery_config: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    reject_recovery(recovery_config)?;
     let opts = RunOptions {
         epoch_interval: self::epoch_interval(epoch_interval)?,
+        recovery: recovery_options(recovery_config)?,
         ..RunOptions::default()
     };
     execute(py, flow, opts)
@@ -136,7 +138,6 @@ fn cluster_main(
     recovery_config: Option<&Bound<'_, PyAny>>,
     worker_count_per_proc: usize,
 ) -> PyResult<()> {
-    reject_recovery(recovery_config)?;
     if worker_count_per_proc == 0 {
         return Err(PyValueError::new_err(
             "worker_count_per_proc must be at least 1",
@@ -166,6 +167,7 @@ fn cluster_main(
         workers_per_process: worker_count_per_proc,
         epoch_interval: self::epoch_interval(epoch_interval)?,
         cluster,
+        recovery: recovery_options(recovery_config)?,
     };
     execute(py, flow, opts)
 }
@@ -220,6 +222,25 @@ fn test_cluster(
     )
 }
 
+/// Creates `count` empty recovery partitions in `db_dir` (created if
+/// missing). Refuses to overwrite existing partitions.
+#[pyfunction]
+fn init_db_dir(db_dir: std::path::PathBuf, count: i64) -> PyResult<()> {
+    use crate::recovery::init::{init_db_dir, InitError};
+    let count = u64::try_from(count)
+        .map_err(|_| PyValueError::new_err("the partition count must be at least 1"))?;
+    init_db_dir(&db_dir, count).map_err(|err| match err {
+        InitError::ZeroCount => PyValueError::new_err(err.to_string()),
+        InitError::AlreadyInitialised { .. } => {
+            pyo3::exceptions::PyFileExistsError::new_err(err.to_string())
+        }
+        InitError::NotADirectory(_) => {
+            pyo3::exceptions::PyNotADirectoryError::new_err(err.to_string())
+        }
+        InitError::Store(_) => PyRuntimeError::new_err(err.to_string()),
+    })
+}
+
 /// Runs the `bytewax` command line with `argv` inside this interpreter and
 /// returns its exit code (used by `python -m bytewax.run` and friends).
 #[pyfunction]
@@ -227,11 +248,47 @@ fn _main(py: Python<'_>, argv: Vec<String>) -> i32 {
     py.detach(|| crate::cli::run_argv(argv))
 }
 
-fn reject_recovery(recovery_config: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-    match recovery_config {
-        Some(cfg) if !cfg.is_none() => Err(PyTypeError::new_err(
-            "recovery is not available yet in this build",
-        )),
-        _ => Ok(()),
+/// Reads a `RecoveryConfig` (or `None`) into run options, choosing the
+/// snapshot serde: `JsonPickleSerde` needs the `jsonpickle` package; when it
+/// is missing the built-in serde is used instead, said once at WARN.
+pub fn recovery_options(
+    recovery_config: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<RecoveryOptions>> {
+    let Some(cfg) = recovery_config.filter(|c| !c.is_none()) else {
+        return Ok(None);
+    };
+    let py = cfg.py();
+    let cfg = cfg.cast::<RecoveryConfig>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "recovery_config must be a `bytewax.recovery.RecoveryConfig`; got a `{}`",
+            crate::flow::type_name(cfg)
+        ))
+    })?;
+    let cfg = cfg.borrow();
+    let db_dir: std::path::PathBuf = cfg.db_dir.bind(py).extract()?;
+    let backup_interval =
+        crate::python::time::std_duration_from_py(cfg.backup_interval.bind(py), "backup interval")?;
+    let mut serde = cfg.snapshot_serde.bind(py).clone();
+    let serde_mod = py.import("bytewax.serde")?;
+    if serde.is(&serde_mod.getattr("JsonPickleSerde")?) && py.import("jsonpickle").is_err() {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                "the `jsonpickle` package is not installed, so snapshots are written with bytewax's built-in \
+                 serde (pickle); `pip install jsonpickle` to use `JsonPickleSerde`"
+            )
+        });
+        serde = serde_mod.getattr("_BuiltinSerde")?;
     }
+    let serde_name = format!(
+        "{}.{}",
+        serde.getattr("__module__")?,
+        serde.getattr("__qualname__")?
+    );
+    Ok(Some(RecoveryOptions {
+        db_dir,
+        backup_interval,
+        serde: Arc::new(serde.unbind()),
+        serde_name,
+    }))
 }

@@ -55,6 +55,58 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
     })
 }
 
+/// An aware `datetime` as whole microseconds since the Unix epoch: the
+/// representation window arithmetic uses.
+pub fn micros_from_py(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    let py = obj.py();
+    if let Ok(dt) = obj.cast::<PyDateTime>() {
+        if let Some(tz) = dt.get_tzinfo() {
+            if tz.is(&*PyTzInfo::utc(py)?) {
+                let days = days_from_civil(
+                    dt.get_year() as i64,
+                    dt.get_month() as i64,
+                    dt.get_day() as i64,
+                );
+                let secs = days * 86_400
+                    + dt.get_hour() as i64 * 3_600
+                    + dt.get_minute() as i64 * 60
+                    + dt.get_second() as i64;
+                return Ok(secs * 1_000_000 + dt.get_microsecond() as i64);
+            }
+        }
+    }
+    Ok(from_py(obj)?.timestamp_micros())
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// algorithm).
+///
+/// ```
+/// use bytewax::python::time::days_from_civil;
+/// assert_eq!(days_from_civil(1970, 1, 1), 0);
+/// assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+/// assert_eq!(days_from_civil(1969, 12, 31), -1);
+/// ```
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Microseconds since the epoch as a UTC instant (saturating at the ends
+/// of chrono's range).
+pub fn micros_to_utc(us: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(us).unwrap_or(if us < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
 fn utc_fields(dt: &Bound<'_, PyDateTime>) -> Option<DateTime<Utc>> {
     let date =
         chrono::NaiveDate::from_ymd_opt(dt.get_year(), dt.get_month().into(), dt.get_day().into())?;

@@ -1,7 +1,14 @@
 //! Recovery: snapshots in SQLite partitions, and resuming from them.
+//!
+//! [`store`] is one partition file; [`init`] creates a directory of them;
+//! [`resume`] decides where a run restarts; [`inspect`] shows it all. The
+//! runtime writes snapshots through its epoch machinery
+//! (`runtime::epochs::writer`) and loads them before the dataflow starts.
 
 pub mod config;
-
+pub mod init;
+pub mod resume;
+pub mod store;
 use pyo3::exceptions::{PyFileNotFoundError, PyValueError};
 
 pyo3::create_exception!(

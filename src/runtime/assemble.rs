@@ -1,7 +1,11 @@
 //! Turning a [`Plan`] into one worker's timely dataflow: an operator per
-//! core step, streams wired by index, and a probe on every output.
+//! core step, streams wired by index, resumed state handed to the steps
+//! that own it, snapshots routed to the recovery writer, and a probe on
+//! everything that must finish.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -10,24 +14,26 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use super::context::StepCtx;
+use super::epochs::writer::{write_snapshots, WriterConfig};
 use super::epochs::{Epoch, ProbeWatch, Snapshotter};
 use super::operators::input_fixed::AssignedPart;
-use super::operators::{self as ops, PyStream, SnapStream};
+use super::operators::{self as ops, ClockStream, PyStream, SnapStream};
 use super::setup::Agreement;
 use super::shared::RunShared;
 use super::RunOptions;
 use crate::flow::{Op, Partitioning, Plan};
+use crate::recovery::store::Partition;
 
 /// What one worker's dataflow needs from the run beyond the plan.
 pub struct Wiring<'a> {
     pub plan: &'a Plan,
     pub opts: &'a RunOptions,
-    pub agreement: &'a Agreement,
+    pub agreement: &'a mut Agreement,
     pub shared: &'a Arc<RunShared>,
     /// Global indices of this process's workers.
     pub local: std::ops::Range<usize>,
-    pub resume_epoch: Epoch,
-    pub snapshotter: Option<Snapshotter>,
+    /// Recovery partitions this worker writes (empty without recovery).
+    pub owned: Rc<RefCell<Vec<(u64, Partition)>>>,
 }
 
 /// Builds the production dataflow on this worker. Returns the probe that
@@ -38,15 +44,39 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
     let me = worker.index();
     let peers = worker.peers();
     let plan = wiring.plan;
+    let resume_epoch = wiring
+        .agreement
+        .recovery
+        .as_ref()
+        .map_or(1, |r| r.resume.resume_epoch);
+    let mut states: HashMap<String, Vec<(String, Py<PyAny>)>> = wiring
+        .agreement
+        .recovery
+        .as_mut()
+        .map(|r| std::mem::take(&mut r.states))
+        .unwrap_or_default();
+    let primaries = wiring
+        .agreement
+        .recovery
+        .as_ref()
+        .map(|r| r.primaries.clone())
+        .unwrap_or_default();
+    let snapshotter = wiring
+        .opts
+        .recovery
+        .as_ref()
+        .map(|r| Snapshotter::new(Python::attach(|py| r.serde.clone_ref(py))));
+    let partitions = &wiring.agreement.partitions;
 
     worker.dataflow::<Epoch, _, _>(|scope| {
         let mut streams: Vec<Option<PyStream<'_>>> =
             (0..plan.streams.len()).map(|_| None).collect();
-        let mut probed = Vec::new();
+        let mut outputs: Vec<ClockStream<'_>> = Vec::new();
         let mut snapshots: Vec<SnapStream<'_>> = Vec::new();
 
         for (step_ix, step) in plan.steps.iter().enumerate() {
             let ctx = StepCtx::new(&step.step_id, me, peers, Arc::clone(wiring.shared));
+            let mut resumed = states.remove(&step.step_id).unwrap_or_default();
             match &step.op {
                 Op::Input {
                     source,
@@ -58,7 +88,7 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                         scope,
                         ctx,
                         source,
-                        wiring.resume_epoch,
+                        resume_epoch,
                         wiring.opts.epoch_interval,
                         watch.clone(),
                     );
@@ -69,18 +99,19 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                     kind: Partitioning::Fixed,
                     down,
                 } => {
-                    let map = wiring
-                        .agreement
-                        .partitions
-                        .get(&step_ix)
-                        .cloned()
-                        .unwrap_or_default();
+                    let map = partitions.get(&step_ix).cloned().unwrap_or_default();
                     let parts = map
                         .owned_by(me)
-                        .map(|(_, key)| AssignedPart {
-                            key: key.to_string(),
-                            resume_state: None,
-                            epoch: wiring.resume_epoch,
+                        .map(|(_, key)| {
+                            let resume_state = resumed
+                                .iter()
+                                .position(|(k, _)| k == key)
+                                .map(|i| resumed.swap_remove(i).1);
+                            AssignedPart {
+                                key: key.to_string(),
+                                resume_state,
+                                epoch: resume_epoch,
+                            }
                         })
                         .collect();
                     let source = Python::attach(|py| source.clone_ref(py));
@@ -91,7 +122,7 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                         parts,
                         wiring.opts.epoch_interval,
                         watch.clone(),
-                        wiring.snapshotter.clone(),
+                        snapshotter.clone(),
                     );
                     streams[*down] = Some(s);
                     snapshots.push(snaps);
@@ -102,7 +133,7 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                     up,
                 } => {
                     let sink = Python::attach(|py| sink.clone_ref(py));
-                    probed.push(ops::output_dynamic::output_dynamic(
+                    outputs.push(ops::output_dynamic::output_dynamic(
                         get(&streams, *up),
                         ctx,
                         sink,
@@ -113,23 +144,18 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                     kind: Partitioning::Fixed,
                     up,
                 } => {
-                    let map = wiring
-                        .agreement
-                        .partitions
-                        .get(&step_ix)
-                        .cloned()
-                        .unwrap_or_default();
+                    let map = partitions.get(&step_ix).cloned().unwrap_or_default();
                     let sink = Python::attach(|py| sink.clone_ref(py));
                     let (clock, snaps) = ops::output_fixed::output_fixed(
                         get(&streams, *up),
                         ctx,
                         sink,
                         map,
-                        HashMap::new(),
+                        resumed.into_iter().collect(),
                         wiring.local.clone(),
-                        wiring.snapshotter.clone(),
+                        snapshotter.clone(),
                     );
-                    probed.push(clock);
+                    outputs.push(clock);
                     snapshots.push(snaps);
                 }
                 Op::Branch {
@@ -157,8 +183,9 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                     down,
                 } => {
                     let inspector = Python::attach(|py| inspector.clone_ref(py));
-                    let s = ops::inspect_debug::inspect_debug(get(&streams, *up), ctx, inspector);
-                    s.clone().probe_with(&handle);
+                    let (s, clock) =
+                        ops::inspect_debug::inspect_debug(get(&streams, *up), ctx, inspector);
+                    outputs.push(clock);
                     streams[*down] = Some(s);
                 }
                 Op::Merge { ups, down } => {
@@ -179,10 +206,10 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                         get(&streams, *up),
                         ctx,
                         builder,
-                        Vec::new(),
-                        wiring.resume_epoch,
+                        resumed,
+                        resume_epoch,
                         wiring.local.clone(),
-                        wiring.snapshotter.clone(),
+                        snapshotter.clone(),
                     );
                     streams[*down] = Some(s);
                     snapshots.push(snaps);
@@ -211,20 +238,48 @@ pub fn build(worker: &mut Worker, wiring: Wiring<'_>) -> ProbeWatch {
                         clock,
                         windower,
                         fold,
-                        Vec::new(),
-                        wiring.resume_epoch,
+                        resumed,
+                        resume_epoch,
                         wiring.local.clone(),
-                        wiring.snapshotter.clone(),
+                        snapshotter.clone(),
                     );
                     streams[*down] = Some(s);
                     snapshots.push(snaps);
                 }
             }
         }
-        for clock in probed {
-            clock.probe_with(&handle);
+
+        match wiring.opts.recovery.as_ref() {
+            // Outputs and snapshots both feed the writer; the probe waits
+            // for the writer, so an epoch is over when it is durable.
+            Some(rec) => {
+                let ctx = StepCtx::new(
+                    &format!("{}.recovery", plan.flow_id),
+                    me,
+                    peers,
+                    Arc::clone(wiring.shared),
+                );
+                let clock = write_snapshots(
+                    snapshots,
+                    outputs,
+                    ctx,
+                    WriterConfig {
+                        owned: Rc::clone(&wiring.owned),
+                        primaries,
+                        serde_name: rec.serde_name.clone(),
+                        backup_interval: rec.backup_interval,
+                        resume_epoch,
+                        durable: handle.clone(),
+                    },
+                );
+                clock.probe_with(&handle);
+            }
+            None => {
+                for clock in outputs {
+                    clock.probe_with(&handle);
+                }
+            }
         }
-        let _ = snapshots;
     });
     watch
 }

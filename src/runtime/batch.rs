@@ -55,6 +55,7 @@ impl PyBatch {
     /// Takes the list out of the batch, unpickling it if it crossed a
     /// process boundary.
     pub fn take<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        super::gil::mark_busy();
         match std::mem::replace(&mut self.payload, Payload::Empty) {
             Payload::Empty => Ok(PyList::empty(py)),
             Payload::List(list) => Ok(list.into_bound(py)),

@@ -29,3 +29,19 @@ impl Drop for WorkerThreadState {
         }
     }
 }
+
+thread_local! {
+    static BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes that this worker did Python work in the current step.
+#[inline]
+pub fn mark_busy() {
+    BUSY.with(|b| b.set(true));
+}
+
+/// Whether Python work was done since the last call (and resets it).
+#[inline]
+pub fn take_busy() -> bool {
+    BUSY.with(|b| b.replace(false))
+}

@@ -33,11 +33,24 @@ pub struct ClusterSpec {
     pub process_id: usize,
 }
 
+/// Where and how snapshots are kept.
+#[derive(Debug, Clone)]
+pub struct RecoveryOptions {
+    pub db_dir: std::path::PathBuf,
+    /// How long superseded snapshots are kept.
+    pub backup_interval: Duration,
+    /// The `bytewax.serde.Serde` class that writes snapshots.
+    pub serde: Arc<pyo3::Py<pyo3::PyAny>>,
+    /// Its `module.Qualified` name, recorded beside every snapshot.
+    pub serde_name: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub workers_per_process: usize,
     pub epoch_interval: Duration,
     pub cluster: Option<ClusterSpec>,
+    pub recovery: Option<RecoveryOptions>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +59,7 @@ impl Default for RunOptions {
             workers_per_process: 1,
             epoch_interval: DEFAULT_EPOCH_INTERVAL,
             cluster: None,
+            recovery: None,
         }
     }
 }

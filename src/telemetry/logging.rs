@@ -16,6 +16,7 @@ pub fn init(level: LevelFilter) {
         use tracing_subscriber::util::SubscriberInitExt;
         let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .compact();
         let _ = tracing_subscriber::registry()

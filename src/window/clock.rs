@@ -1,25 +1,24 @@
 //! Clocks: what time an item has, and the watermark (the time before which
-//! no more items are expected) for one key.
+//! no more items are expected) for one key. Times are microseconds since
+//! the Unix epoch ([`Micros`]); arithmetic saturates at the ends of time.
 //!
 //! The event clock's watermark is the latest event time seen minus the
 //! allowed wait, plus the system time passed since that event was seen; it
 //! never goes backwards. The system clock's watermark is the current time.
 //! At the end of input the watermark jumps to the end of time.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use super::config::{EventClockConfig, SystemClockConfig};
-use crate::python::time::{delta_from_py, from_py};
+use super::{Micros, END_OF_TIME, START_OF_TIME};
+use crate::python::time::{delta_from_py, micros_from_py};
 
 /// A clock configuration, checked.
 pub enum Clock {
     System,
-    Event {
-        dt_getter: Py<PyAny>,
-        wait: TimeDelta,
-    },
+    Event { dt_getter: Py<PyAny>, wait: Micros },
 }
 
 impl Clock {
@@ -47,6 +46,9 @@ impl Clock {
                     "`wait_for_system_duration` must not be negative",
                 ));
             }
+            let wait = wait
+                .num_microseconds()
+                .ok_or_else(|| PyValueError::new_err("`wait_for_system_duration` is too long"))?;
             return Ok(Clock::Event {
                 dt_getter: event.dt_getter.clone_ref(py),
                 wait,
@@ -64,7 +66,7 @@ impl Clock {
 pub struct ClockState {
     /// Event clock: the latest event time seen and the system time it was
     /// seen at.
-    pub latest: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub latest: Option<(Micros, Micros)>,
     /// The input has ended.
     pub eof: bool,
 }
@@ -76,15 +78,17 @@ impl ClockState {
         &mut self,
         clock: &Clock,
         value: &Bound<'_, PyAny>,
-        now: DateTime<Utc>,
-    ) -> PyResult<DateTime<Utc>> {
+        now: Micros,
+    ) -> PyResult<Micros> {
         match clock {
             Clock::System => Ok(now),
             Clock::Event { dt_getter, wait } => {
-                let t = from_py(&dt_getter.bind(value.py()).call1((value,))?)?;
-                let candidate = t - *wait;
-                let current = self.latest.map(|(ev, seen)| ev - *wait + (now - seen));
-                if current.is_none_or(|wm| candidate > wm) {
+                let t = micros_from_py(&dt_getter.bind(value.py()).call1((value,))?)?;
+                let candidate = t.saturating_sub(*wait);
+                if self
+                    .latest
+                    .is_none_or(|_| candidate > event_watermark(self.latest, *wait, now))
+                {
                     self.latest = Some((t, now));
                 }
                 Ok(t)
@@ -93,9 +97,9 @@ impl ClockState {
     }
 
     /// The watermark at system time `now`.
-    pub fn watermark(&self, clock: &Clock, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub fn watermark(&self, clock: &Clock, now: Micros) -> Micros {
         if self.eof {
-            return DateTime::<Utc>::MAX_UTC;
+            return END_OF_TIME;
         }
         match clock {
             Clock::System => now,
@@ -105,15 +109,14 @@ impl ClockState {
 
     /// The earliest system time at which the watermark passes `target`
     /// (is strictly later than it), or `None` if it never will on its own.
-    pub fn passes_at(&self, clock: &Clock, target: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let tick = TimeDelta::microseconds(1);
+    pub fn passes_at(&self, clock: &Clock, target: Micros) -> Option<Micros> {
         match clock {
-            Clock::System => target.checked_add_signed(tick),
+            Clock::System => Some(target.saturating_add(1)),
             Clock::Event { wait, .. } => {
                 let (ev, seen) = self.latest?;
                 // ev - wait + (at - seen) > target  <=>  at > seen + target - (ev - wait)
-                let lag = target.signed_duration_since(ev.checked_sub_signed(*wait)?);
-                seen.checked_add_signed(lag)?.checked_add_signed(tick)
+                let lag = target.saturating_sub(ev.saturating_sub(*wait));
+                Some(seen.saturating_add(lag).saturating_add(1))
             }
         }
     }
@@ -123,24 +126,18 @@ impl ClockState {
 /// the system time passed since that event was seen.
 ///
 /// ```
-/// use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 /// use bytewax::window::clock::event_watermark;
+/// use bytewax::window::START_OF_TIME;
 ///
-/// let t = |s| Utc.timestamp_opt(s, 0).unwrap();
 /// // 100 - 10 + (1005 - 1000)
-/// assert_eq!(event_watermark(Some((t(100), t(1000))), TimeDelta::seconds(10), t(1005)), t(95));
-/// assert_eq!(event_watermark(None, TimeDelta::zero(), t(5)), DateTime::<Utc>::MIN_UTC);
+/// assert_eq!(event_watermark(Some((100, 1000)), 10, 1005), 95);
+/// assert_eq!(event_watermark(None, 0, 5), START_OF_TIME);
 /// ```
-pub fn event_watermark(
-    latest: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    wait: TimeDelta,
-    now: DateTime<Utc>,
-) -> DateTime<Utc> {
+pub fn event_watermark(latest: Option<(Micros, Micros)>, wait: Micros, now: Micros) -> Micros {
     match latest {
-        None => DateTime::<Utc>::MIN_UTC,
+        None => START_OF_TIME,
         Some((ev, seen)) => ev
-            .checked_sub_signed(wait)
-            .and_then(|x| x.checked_add_signed(now - seen))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            .saturating_sub(wait)
+            .saturating_add(now.saturating_sub(seen)),
     }
 }

@@ -7,7 +7,6 @@ pub mod config;
 pub mod session;
 pub mod sliding;
 
-use chrono::TimeDelta;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -15,10 +14,17 @@ use crate::python::time::{delta_from_py, from_py};
 use config::{SessionWindow, SlidingWindow, TumblingWindow};
 use sliding::Sliding;
 
+/// Microseconds since the Unix epoch: times in window arithmetic.
+pub type Micros = i64;
+/// Before every possible item (the watermark of a clock that saw nothing).
+pub const START_OF_TIME: Micros = i64::MIN;
+/// After every possible item (the watermark at the end of input).
+pub const END_OF_TIME: Micros = i64::MAX;
+
 /// A windower configuration, checked.
 pub enum Windower {
     Sliding(Sliding),
-    Session { gap: TimeDelta },
+    Session { gap: Micros },
 }
 
 impl Windower {

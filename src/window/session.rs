@@ -3,14 +3,16 @@
 //! value (so nothing is lost, whichever order items arrive in), and a
 //! session closes once the watermark reaches its latest item plus `gap`.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
+
+use super::Micros;
 
 /// One open session and its values, each with its arrival number so a
 /// merged session folds them in arrival order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session<V> {
-    pub start: DateTime<Utc>,
-    pub latest: DateTime<Utc>,
+    pub start: Micros,
+    pub latest: Micros,
     pub values: Vec<(u64, V)>,
 }
 
@@ -32,23 +34,23 @@ impl<V> Default for Sessions<V> {
     }
 }
 
-/// Checks a session gap: it must be positive.
-pub fn check_gap(gap: TimeDelta) -> Result<TimeDelta, String> {
+/// Checks a session gap: it must be positive. Returns it in microseconds.
+pub fn check_gap(gap: TimeDelta) -> Result<Micros, String> {
     if gap <= TimeDelta::zero() {
         return Err(format!("session gap must be positive; got {gap}"));
     }
-    Ok(gap)
+    gap.num_microseconds()
+        .ok_or_else(|| "session gap is too long".to_string())
 }
 
 impl<V> Sessions<V> {
     /// Adds `value` at time `t` (arrival number `seq`).
     ///
     /// ```
-    /// use chrono::{TimeDelta, TimeZone, Utc};
     /// use bytewax::window::session::{Late, Sessions};
     ///
-    /// let t = |s| Utc.timestamp_opt(s, 0).unwrap();
-    /// let gap = TimeDelta::seconds(20);
+    /// let t = |secs: i64| secs * 1_000_000;
+    /// let gap = t(20);
     /// let wm = t(0);
     /// let mut s = Sessions::default();
     /// s.insert(gap, t(100), 0, "a", wm).unwrap();
@@ -64,26 +66,28 @@ impl<V> Sessions<V> {
     /// let values: Vec<_> = s.sessions[0].values.iter().map(|(_, v)| *v).collect();
     /// assert_eq!(values, ["a", "c", "b", "x"]);
     /// // Closed at 150; an item whose own session would end by then is late.
-    /// assert_eq!(s.next_close(gap), Some(t(150) - TimeDelta::microseconds(1)));
+    /// assert_eq!(s.next_close(gap), Some(t(150) - 1));
     /// assert_eq!(s.insert(gap, t(50), 4, "late", t(150)), Err(Late));
     /// assert_eq!(s.drain_closed(gap, t(150)).len(), 1);
     /// ```
     pub fn insert(
         &mut self,
-        gap: TimeDelta,
-        t: DateTime<Utc>,
+        gap: Micros,
+        t: Micros,
         seq: u64,
         value: V,
-        watermark: DateTime<Utc>,
+        watermark: Micros,
     ) -> Result<(), Late> {
-        if t + gap <= watermark {
+        if t.saturating_add(gap) <= watermark {
             return Err(Late);
         }
         // Sessions within `gap` of `t` on either side merge with it; they
         // are contiguous in start order.
-        let first = self.sessions.partition_point(|s| s.latest + gap <= t);
+        let first = self
+            .sessions
+            .partition_point(|s| s.latest.saturating_add(gap) <= t);
         let mut last = first;
-        while last < self.sessions.len() && self.sessions[last].start < t + gap {
+        while last < self.sessions.len() && self.sessions[last].start < t.saturating_add(gap) {
             last += 1;
         }
         let mut merged = Session {
@@ -102,18 +106,18 @@ impl<V> Sessions<V> {
     }
 
     /// Removes and returns the sessions closed at `watermark`, oldest first.
-    pub fn drain_closed(&mut self, gap: TimeDelta, watermark: DateTime<Utc>) -> Vec<Session<V>> {
+    pub fn drain_closed(&mut self, gap: Micros, watermark: Micros) -> Vec<Session<V>> {
         let closed = self
             .sessions
-            .partition_point(|s| s.latest + gap <= watermark);
+            .partition_point(|s| s.latest.saturating_add(gap) <= watermark);
         self.sessions.drain(..closed).collect()
     }
 
     /// The time the watermark must pass for the next session to close.
-    pub fn next_close(&self, gap: TimeDelta) -> Option<DateTime<Utc>> {
+    pub fn next_close(&self, gap: Micros) -> Option<Micros> {
         self.sessions
             .first()
-            .map(|s| s.latest + gap - TimeDelta::microseconds(1))
+            .map(|s| s.latest.saturating_add(gap) - 1)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Sliding windows (tumbling ones are sliding windows whose offset equals
 //! their length): window `i` covers `[align_to + i*offset, ... + length)`.
-//! Times are whole microseconds, indices 64-bit, so an `align_to` far in
+//! Times are whole microseconds and indices 64-bit, so an `align_to` far in
 //! the past loses nothing.
 
 use std::collections::BTreeMap;
@@ -8,12 +8,14 @@ use std::ops::RangeInclusive;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::Micros;
+
 /// A sliding windower's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sliding {
-    length: i64,
-    offset: i64,
-    align: i64,
+    length: Micros,
+    offset: Micros,
+    align: Micros,
 }
 
 impl Sliding {
@@ -49,39 +51,37 @@ impl Sliding {
     /// use chrono::{TimeDelta, TimeZone, Utc};
     /// use bytewax::window::sliding::Sliding;
     ///
-    /// let t = |s| Utc.timestamp_opt(s, 0).unwrap();
+    /// let s = |secs: i64| secs * 1_000_000;
+    /// let t = |secs| Utc.timestamp_opt(secs, 0).unwrap();
     /// // 10 s windows every 5 s from 0: 12 s is in [5, 15) and [10, 20).
     /// let w = Sliding::new(TimeDelta::seconds(10), TimeDelta::seconds(5), t(0)).unwrap();
-    /// assert_eq!(w.indices(t(12)), 1..=2);
-    /// assert_eq!(w.bounds(1), (t(5), t(15)));
+    /// assert_eq!(w.indices(s(12)), 1..=2);
+    /// assert_eq!(w.bounds(1), (s(5), s(15)));
     /// // 5 s windows every 10 s: 7 s falls in the gap.
     /// let gaps = Sliding::new(TimeDelta::seconds(5), TimeDelta::seconds(10), t(0)).unwrap();
-    /// assert!(gaps.indices(t(7)).is_empty());
-    /// // Far before `align_to` works too.
+    /// assert!(gaps.indices(s(7)).is_empty());
+    /// // Long before `align_to` works too (1_700_000_000 is 20 s past a
+    /// // whole minute).
     /// let tumbling = Sliding::new(TimeDelta::seconds(60), TimeDelta::seconds(60), t(1_700_000_000)).unwrap();
-    /// // (1_700_000_000 is 20 s past a whole minute.)
-    /// assert_eq!(tumbling.bounds(*tumbling.indices(t(59)).start()), (t(20), t(80)));
+    /// assert_eq!(tumbling.bounds(*tumbling.indices(s(59)).start()), (s(20), s(80)));
     /// ```
-    pub fn indices(&self, t: DateTime<Utc>) -> RangeInclusive<i64> {
-        let rel = t.timestamp_micros() - self.align;
+    pub fn indices(&self, t: Micros) -> RangeInclusive<i64> {
+        let rel = t - self.align;
         let last = rel.div_euclid(self.offset);
         let first = (rel - self.length).div_euclid(self.offset) + 1;
         first..=last
     }
 
     /// `(open, close)` of window `i`.
-    pub fn bounds(&self, i: i64) -> (DateTime<Utc>, DateTime<Utc>) {
-        let open = self.align + i * self.offset;
-        (micros(open), micros(open + self.length))
+    pub fn bounds(&self, i: i64) -> (Micros, Micros) {
+        let open = self.align.saturating_add(i.saturating_mul(self.offset));
+        (open, open.saturating_add(self.length))
     }
-}
 
-fn micros(us: i64) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_micros(us).unwrap_or(if us < 0 {
-        DateTime::<Utc>::MIN_UTC
-    } else {
-        DateTime::<Utc>::MAX_UTC
-    })
+    /// A window closes once the watermark is past its close time.
+    pub fn is_closed(&self, i: i64, watermark: Micros) -> bool {
+        self.bounds(i).1 < watermark
+    }
 }
 
 /// A key's open sliding windows, with their accumulators.
@@ -99,16 +99,11 @@ impl<A> Default for SlidingWindows<A> {
 }
 
 impl<A> SlidingWindows<A> {
-    /// A window closes once the watermark is past its close time.
-    pub fn is_closed(shape: &Sliding, i: i64, watermark: DateTime<Utc>) -> bool {
-        shape.bounds(i).1 < watermark
-    }
-
     /// Removes and returns the windows closed at `watermark`, oldest first.
-    pub fn drain_closed(&mut self, shape: &Sliding, watermark: DateTime<Utc>) -> Vec<(i64, A)> {
+    pub fn drain_closed(&mut self, shape: &Sliding, watermark: Micros) -> Vec<(i64, A)> {
         let mut closed = Vec::new();
         while let Some(entry) = self.open.first_entry() {
-            if !Self::is_closed(shape, *entry.key(), watermark) {
+            if !shape.is_closed(*entry.key(), watermark) {
                 break;
             }
             closed.push(entry.remove_entry());
@@ -117,7 +112,7 @@ impl<A> SlidingWindows<A> {
     }
 
     /// The close time of the window that closes next.
-    pub fn next_close(&self, shape: &Sliding) -> Option<DateTime<Utc>> {
+    pub fn next_close(&self, shape: &Sliding) -> Option<Micros> {
         self.open.keys().next().map(|&i| shape.bounds(i).1)
     }
 }

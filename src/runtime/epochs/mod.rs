@@ -13,6 +13,7 @@ mod keyed;
 mod snapshot;
 pub mod stateful;
 mod waker;
+pub mod writer;
 
 pub use clock::EpochClock;
 pub use keyed::{Changes, Timers};

@@ -34,6 +34,8 @@ pub struct ProbeWatch {
     pub probe: ProbeHandle<Epoch>,
     pub waker: InputWaker,
     last: Rc<RefCell<Option<Epoch>>>,
+    /// The latest epoch any input of this worker closed.
+    max_epoch: Rc<std::cell::Cell<Epoch>>,
 }
 
 impl ProbeWatch {
@@ -42,6 +44,7 @@ impl ProbeWatch {
             probe,
             waker: InputWaker::default(),
             last: Rc::default(),
+            max_epoch: Rc::default(),
         }
     }
 
@@ -49,6 +52,16 @@ impl ProbeWatch {
     #[inline]
     pub fn ready_for(&self, epoch: Epoch) -> bool {
         !self.probe.less_than(&epoch)
+    }
+
+    /// Inputs report each epoch they close.
+    pub fn note_epoch(&self, epoch: Epoch) {
+        self.max_epoch.set(self.max_epoch.get().max(epoch));
+    }
+
+    /// The latest epoch an input of this worker closed (0 if none).
+    pub fn max_epoch(&self) -> Epoch {
+        self.max_epoch.get()
     }
 
     pub fn done(&self) -> bool {

@@ -11,6 +11,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+
+use crate::python::time::{micros_from_py, micros_to_utc};
+use crate::window::{Micros, END_OF_TIME};
 use foldhash::fast::FixedState as FastHash;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -18,7 +21,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use super::unary::describe_bad_item;
 use super::{PyStream, SnapStream};
 use crate::flow::type_name;
-use crate::python::time::{from_py, to_py};
+use crate::python::time::to_py;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, Snapshot, Snapshotter, Timers};
@@ -69,6 +72,8 @@ pub fn fold_window<'s>(
             timers: Timers::default(),
             seq: 0,
             late: 0,
+            queued: Vec::new(),
+            activation: 1,
         };
         state.resume(py, resume).ok()?;
         Some(state)
@@ -88,6 +93,8 @@ struct KeyWindows {
     /// When this key's timer is set for.
     wake: Option<DateTime<Utc>>,
     changed_in: u64,
+    /// Activation in which the key was queued for a timer update.
+    queued_in: u64,
 }
 
 impl KeyWindows {
@@ -112,6 +119,10 @@ struct WindowState {
     seq: u64,
     /// Items dropped because every window they belong to had closed.
     late: u64,
+    /// Keys whose timer must be recomputed at the end of this activation
+    /// (once, not after every item).
+    queued: Vec<String>,
+    activation: u64,
 }
 
 impl WindowState {
@@ -125,6 +136,7 @@ impl WindowState {
             },
             wake: None,
             changed_in: 0,
+            queued_in: 0,
         }
     }
 
@@ -133,8 +145,8 @@ impl WindowState {
         &mut self,
         py: Python<'_>,
         key: &str,
-        t: DateTime<Utc>,
-        watermark: DateTime<Utc>,
+        t: Micros,
+        watermark: Micros,
         value: &Bound<'_, PyAny>,
     ) -> Step<bool> {
         let kw = self.keys.get_mut(key).expect("key was just looked up");
@@ -142,7 +154,7 @@ impl WindowState {
             (Windower::Sliding(shape), Open::Sliding(windows)) => {
                 let mut placed = false;
                 for i in shape.indices(t) {
-                    if SlidingWindows::<Py<PyAny>>::is_closed(shape, i, watermark) {
+                    if shape.is_closed(i, watermark) {
                         continue;
                     }
                     placed = true;
@@ -181,7 +193,7 @@ impl WindowState {
         &mut self,
         py: Python<'_>,
         key: &str,
-        watermark: DateTime<Utc>,
+        watermark: Micros,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
         let Some(kw) = self.keys.get_mut(key) else {
@@ -193,7 +205,10 @@ impl WindowState {
             (Windower::Sliding(shape), Open::Sliding(windows)) => {
                 for (i, acc) in windows.drain_closed(shape, watermark) {
                     let (open, close) = shape.bounds(i);
-                    closed.push((WindowMetadata::new(open, close), acc.into_bound(py)));
+                    closed.push((
+                        WindowMetadata::new(micros_to_utc(open), micros_to_utc(close)),
+                        acc.into_bound(py),
+                    ));
                 }
             }
             (Windower::Session { gap }, Open::Session(sessions)) => {
@@ -214,7 +229,13 @@ impl WindowState {
                     }
                     // As in Bytewax 0.18, a session's close time is its
                     // latest item's time.
-                    closed.push((WindowMetadata::new(session.start, session.latest), acc));
+                    closed.push((
+                        WindowMetadata::new(
+                            micros_to_utc(session.start),
+                            micros_to_utc(session.latest),
+                        ),
+                        acc,
+                    ));
                 }
             }
             _ => unreachable!("a key's windows match the windower"),
@@ -227,7 +248,12 @@ impl WindowState {
                 .and_then(|item| out.append(item))
                 .map_err(|e| self.ctx.stop(py, e, "emitting a window", Some(key)))?;
         }
-        self.reschedule(key);
+        if let Some(kw) = self.keys.get_mut(key) {
+            if kw.queued_in != self.activation {
+                kw.queued_in = self.activation;
+                self.queued.push(key.to_string());
+            }
+        }
         Ok(())
     }
 
@@ -242,7 +268,9 @@ impl WindowState {
             (Windower::Session { gap }, Open::Session(sessions)) => sessions.next_close(*gap),
             _ => None,
         };
-        let wake = target.and_then(|t| kw.clock.passes_at(&self.clock, t));
+        let wake = target
+            .and_then(|t| kw.clock.passes_at(&self.clock, t))
+            .map(micros_to_utc);
         self.timers.reschedule(key, kw.wake, wake);
         kw.wake = wake;
         // As in Bytewax 0.18, a key with no open window is forgotten,
@@ -274,7 +302,7 @@ impl StatefulLogic for WindowState {
         items: &Bound<'_, PyList>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
-        let now = Utc::now();
+        let now = Utc::now().timestamp_micros();
         for item in items.iter() {
             let Some(key_obj) = item_key(&item) else {
                 let err = self.ctx.type_error(format!(
@@ -305,7 +333,13 @@ impl StatefulLogic for WindowState {
             self.changes.mark(&mut kw.changed_in, key);
             if !self.insert(py, key, t, watermark, &value)? {
                 self.late += 1;
-                tracing::debug!(step_id = %self.ctx.step_id, key, time = %t, watermark = %watermark, "dropped a late item");
+                tracing::debug!(
+                    step_id = %self.ctx.step_id,
+                    key,
+                    time = %micros_to_utc(t),
+                    watermark = %micros_to_utc(watermark),
+                    "dropped a late item"
+                );
             }
             self.close_windows(py, key, watermark, out)?;
         }
@@ -323,7 +357,7 @@ impl StatefulLogic for WindowState {
             };
             kw.wake = None;
             self.changes.mark(&mut kw.changed_in, &key);
-            let watermark = kw.clock.watermark(&self.clock, now);
+            let watermark = kw.clock.watermark(&self.clock, now.timestamp_micros());
             self.close_windows(py, &key, watermark, out)?;
         }
         Ok(())
@@ -335,7 +369,19 @@ impl StatefulLogic for WindowState {
         for key in keys {
             let kw = self.keys.get_mut(&key).expect("listed just above");
             kw.clock.eof = true;
-            self.close_windows(py, &key, DateTime::<Utc>::MAX_UTC, out)?;
+            self.close_windows(py, &key, END_OF_TIME, out)?;
+        }
+        Ok(())
+    }
+
+    fn has_leftover(&self) -> bool {
+        !self.queued.is_empty()
+    }
+
+    fn finish_activation(&mut self, _py: Python<'_>) -> Step<()> {
+        self.activation += 1;
+        for key in std::mem::take(&mut self.queued) {
+            self.reschedule(&key);
         }
         Ok(())
     }
@@ -379,7 +425,13 @@ impl StatefulLogic for WindowState {
 fn snapshot<'py>(py: Python<'py>, kw: &KeyWindows) -> PyResult<Bound<'py, PyAny>> {
     let dict = PyDict::new(py);
     match kw.clock.latest {
-        Some((ev, seen)) => dict.set_item("clock", (to_py(py, ev)?, to_py(py, seen)?))?,
+        Some((ev, seen)) => dict.set_item(
+            "clock",
+            (
+                to_py(py, micros_to_utc(ev))?,
+                to_py(py, micros_to_utc(seen))?,
+            ),
+        )?,
         None => dict.set_item("clock", py.None())?,
     }
     match &kw.open {
@@ -397,7 +449,11 @@ fn snapshot<'py>(py: Python<'py>, kw: &KeyWindows) -> PyResult<Bound<'py, PyAny>
                 for (seq, v) in &s.values {
                     values.append((*seq, v.clone_ref(py)))?;
                 }
-                list.append((to_py(py, s.start)?, to_py(py, s.latest)?, values))?;
+                list.append((
+                    to_py(py, micros_to_utc(s.start))?,
+                    to_py(py, micros_to_utc(s.latest))?,
+                    values,
+                ))?;
             }
             dict.set_item("sessions", list)?;
         }
@@ -409,7 +465,7 @@ fn restore(kw: &mut KeyWindows, state: &Bound<'_, PyAny>, seq: &mut u64) -> PyRe
     let clock = state.get_item("clock")?;
     if !clock.is_none() {
         let (ev, seen): (Bound<'_, PyAny>, Bound<'_, PyAny>) = clock.extract()?;
-        kw.clock.latest = Some((from_py(&ev)?, from_py(&seen)?));
+        kw.clock.latest = Some((micros_from_py(&ev)?, micros_from_py(&seen)?));
     }
     match &mut kw.open {
         Open::Sliding(windows) => {
@@ -427,8 +483,8 @@ fn restore(kw: &mut KeyWindows, state: &Bound<'_, PyAny>, seq: &mut u64) -> PyRe
                 ) = entry?.extract()?;
                 *seq = (*seq).max(values.iter().map(|(s, _)| *s).max().unwrap_or(0));
                 sessions.sessions.push(crate::window::session::Session {
-                    start: from_py(&start)?,
-                    latest: from_py(&latest)?,
+                    start: micros_from_py(&start)?,
+                    latest: micros_from_py(&latest)?,
                     values,
                 });
             }

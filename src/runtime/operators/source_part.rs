@@ -113,6 +113,7 @@ impl SourcePart {
         let awake =
             self.next_awake.is_none_or(|t| t <= wall) && self.retry_at.is_none_or(|t| t <= now);
         if awake {
+            crate::runtime::gil::mark_busy();
             self.retry_at = None;
             match self.next_batch(py) {
                 Ok(Some(batch)) => {
@@ -159,6 +160,7 @@ impl SourcePart {
         let due = self.clock.is_due(now) && (!self.interval.is_zero() || self.emitted_in_epoch);
         if polled.eof || due {
             polled.closed_epoch = Some(self.clock.epoch());
+            probe.note_epoch(self.clock.epoch());
             self.clock.advance(now);
             self.emitted_in_epoch = false;
             self.cap.downgrade(&self.clock.epoch());

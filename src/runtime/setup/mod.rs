@@ -3,18 +3,19 @@
 //! gathered everywhere, and each partition gets one primary worker. All
 //! workers compute the same answer from the same gathered facts.
 
-use std::cell::RefCell;
+mod gather;
+mod recovery;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
-use timely::dataflow::operators::vec::Broadcast;
-use timely::dataflow::operators::{Inspect, Probe, ToStream};
 use timely::worker::Worker;
-use timely::ExchangeData;
+
+pub use gather::{all_gather, scatter};
+pub use recovery::RecoveryAgreement;
 
 use super::shared::RunShared;
+use super::RunOptions;
 use crate::flow::{Op, Partitioning, Plan};
 
 /// The primary worker of every partition of one partitioned step.
@@ -86,10 +87,18 @@ pub fn assign_primaries(listed: Vec<(String, Vec<usize>)>, workers: usize) -> Pa
 pub struct Agreement {
     /// Partition maps of fixed-partitioned steps, by step index.
     pub partitions: BTreeMap<usize, PartitionMap>,
+    /// Resume point, recovery partitions and loaded state, when recovery
+    /// is on.
+    pub recovery: Option<RecoveryAgreement>,
 }
 
 /// Runs the listing and the gathering. `None` means the run is stopping.
-pub fn agree(worker: &mut Worker, plan: &Plan, shared: &RunShared) -> Option<Agreement> {
+pub fn agree(
+    worker: &mut Worker,
+    plan: &Plan,
+    opts: &RunOptions,
+    shared: &RunShared,
+) -> Option<Agreement> {
     let me = worker.index();
     let listed = Python::attach(|py| -> PyResult<Vec<(usize, String, usize)>> {
         let mut out = Vec::new();
@@ -168,37 +177,19 @@ pub fn agree(worker: &mut Worker, plan: &Plan, shared: &RunShared) -> Option<Agr
         .into_iter()
         .map(|(ix, listed)| (ix, assign_primaries(listed, workers)))
         .collect();
-    Some(Agreement { partitions })
-}
-
-/// Every worker contributes `local`; every worker gets all contributions,
-/// sorted. Returns `None` if the run is stopping meanwhile.
-pub fn all_gather<D: ExchangeData + Clone + Ord>(
-    worker: &mut Worker,
-    shared: &RunShared,
-    local: Vec<D>,
-) -> Option<Vec<D>> {
-    let gathered = Rc::new(RefCell::new(Vec::new()));
-    let sink = Rc::clone(&gathered);
-    let probe = worker.dataflow::<u64, _, _>(move |scope| {
-        local
-            .to_stream(scope)
-            .container::<Vec<D>>()
-            .broadcast()
-            .inspect(move |x: &D| sink.borrow_mut().push(x.clone()))
-            .probe()
-            .0
-    });
-    while !probe.done() {
-        if shared.stopping() {
-            for id in worker.installed_dataflows() {
-                worker.drop_dataflow(id);
-            }
-            return None;
-        }
-        worker.step_or_park(Some(Duration::from_millis(50)));
-    }
-    let mut out = gathered.take();
-    out.sort();
-    Some(out)
+    let recovery = match opts.recovery.as_ref() {
+        Some(rec) => Some(recovery::agree_recovery(
+            worker,
+            plan,
+            &partitions,
+            rec,
+            opts.workers_per_process,
+            shared,
+        )?),
+        None => None,
+    };
+    Some(Agreement {
+        partitions,
+        recovery,
+    })
 }
