@@ -39,6 +39,18 @@ pub fn run_argv(argv: Vec<String>) -> i32 {
         Command::Run(args) => run::run(args, &argv),
         Command::Python(args) => python_main(&args.args),
         Command::InitDb(args) => init_db(args),
+        Command::Recovery(args::RecoveryCommand::Inspect { db_dir }) => {
+            match crate::recovery::inspect::inspect(&db_dir) {
+                Ok(report) => {
+                    print!("{report}");
+                    0
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    EXIT_USAGE
+                }
+            }
+        }
         other => {
             eprintln!(
                 "error: `{}` is not available yet in this build",

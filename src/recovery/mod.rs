@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod init;
+pub mod inspect;
 pub mod resume;
 pub mod store;
 use pyo3::exceptions::{PyFileNotFoundError, PyValueError};
