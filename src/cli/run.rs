@@ -60,9 +60,6 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
     if args.processes.is_some_and(|p| p > 1) {
         return usage("-p/--processes is not available yet in this build");
     }
-    if cluster.is_some() {
-        return usage("multi-process clusters are not available yet in this build");
-    }
     let opts = RunOptions {
         workers_per_process: args.workers_per_process as usize,
         epoch_interval: args.snapshot_interval.unwrap_or(DEFAULT_EPOCH_INTERVAL),

@@ -103,6 +103,21 @@ impl Op {
         }
     }
 
+    /// The core operator's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Output { .. } => "output",
+            Op::Branch { .. } => "branch",
+            Op::FlatMapBatch { .. } => "flat_map_batch",
+            Op::InspectDebug { .. } => "inspect_debug",
+            Op::Merge { .. } => "merge",
+            Op::Redistribute { .. } => "redistribute",
+            Op::Unary { .. } => "unary",
+            Op::FoldWindow { .. } => "fold_window",
+        }
+    }
+
     /// Whether this step keeps per-key state (and so needs keyed routing).
     pub fn is_keyed(&self) -> bool {
         matches!(self, Op::Unary { .. } | Op::FoldWindow { .. })
@@ -187,9 +202,17 @@ impl Plan {
         })
     }
 
-    /// Steps whose name the CLI might print; the ids of every step.
-    pub fn step_ids(&self) -> impl Iterator<Item = &str> {
-        self.steps.iter().map(|s| s.step_id.as_str())
+    /// A fingerprint of the flow's shape (ids and kinds of its steps), so
+    /// processes of a cluster can check they run the same dataflow.
+    pub fn fingerprint(&self) -> u64 {
+        let mut text = self.flow_id.clone();
+        for step in &self.steps {
+            text.push('\n');
+            text.push_str(&step.step_id);
+            text.push(' ');
+            text.push_str(step.op.name());
+        }
+        crate::runtime::routing::key_hash(&text)
     }
 }
 

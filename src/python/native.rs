@@ -103,7 +103,9 @@ pub fn execute_plan(py: Python<'_>, plan: Plan, opts: RunOptions) -> PyResult<()
         Err(Failure::Interrupted) => Err(interrupt.unwrap_or_else(|| {
             PyKeyboardInterrupt::new_err("interrupted; all workers have been stopped")
         })),
-        Err(Failure::Runtime(message)) => Err(PyRuntimeError::new_err(message)),
+        Err(Failure::Runtime(message)) | Err(Failure::Peer(message)) => {
+            Err(PyRuntimeError::new_err(message))
+        }
     }
 }
 
@@ -158,11 +160,6 @@ fn cluster_main(
         }
         _ => None,
     };
-    if cluster.is_some() {
-        return Err(PyRuntimeError::new_err(
-            "multi-process clusters are not available yet in this build",
-        ));
-    }
     let opts = RunOptions {
         workers_per_process: worker_count_per_proc,
         epoch_interval: self::epoch_interval(epoch_interval)?,

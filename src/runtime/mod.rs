@@ -5,6 +5,7 @@
 
 pub mod assemble;
 pub mod batch;
+pub mod cluster;
 pub mod context;
 pub mod epochs;
 pub mod gil;
@@ -76,18 +77,30 @@ pub fn run(
 ) -> Result<(), Failure> {
     let shared = Arc::new(RunShared::default());
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<()>();
-    let config = timely::Config {
-        communication: timely::CommunicationConfig::Process(opts.workers_per_process),
-        worker: timely::WorkerConfig::default(),
+    let (builders, others) = match &opts.cluster {
+        Some(spec) => {
+            let cluster =
+                cluster::start(spec, opts.workers_per_process, plan.fingerprint(), &shared)
+                    .map_err(|e| shared.take_failure().unwrap_or(Failure::Runtime(e)))?;
+            (cluster.builders, cluster.comms)
+        }
+        None => timely::CommunicationConfig::Process(opts.workers_per_process)
+            .try_build()
+            .map_err(|e| Failure::Runtime(format!("could not start workers: {e}")))?,
     };
     let guards = {
         let shared = Arc::clone(&shared);
         let opts = opts.clone();
-        timely::execute(config, move |worker| {
-            // Reports completion even if the worker panics.
-            let _done = DoneGuard(done_tx.clone());
-            worker::worker_main(worker, &plan, &opts, &shared);
-        })
+        timely::execute::execute_from(
+            builders,
+            others,
+            timely::WorkerConfig::default(),
+            move |worker| {
+                // Reports completion even if the worker panics.
+                let _done = DoneGuard(done_tx.clone());
+                worker::worker_main(worker, &plan, &opts, &shared);
+            },
+        )
         .map_err(|e| Failure::Runtime(format!("could not start workers: {e}")))?
     };
 
@@ -102,6 +115,9 @@ pub fn run(
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
+    }
+    if !shared.stopping() {
+        shared.finish_cluster();
     }
     let mut panicked = None;
     for result in guards.join() {

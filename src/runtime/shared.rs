@@ -2,10 +2,12 @@
 //! flag, the first failure, and a way to wake parked workers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
 use pyo3::prelude::*;
+
+use super::cluster::control::{Control, Message};
 
 /// Why a run ended early.
 #[derive(Debug)]
@@ -17,6 +19,9 @@ pub enum Failure {
     Interrupted,
     /// Anything else, as a message for the user.
     Runtime(String),
+    /// Another process of the cluster failed or was lost; it reports its
+    /// own error, this is the message for this process.
+    Peer(String),
 }
 
 #[derive(Default)]
@@ -25,6 +30,8 @@ pub struct RunShared {
     aborted: AtomicBool,
     failure: Mutex<Option<Failure>>,
     threads: Mutex<Vec<Thread>>,
+    /// The cluster's control connections, to tell peers why we stop.
+    control: OnceLock<Arc<Control>>,
 }
 
 impl RunShared {
@@ -34,7 +41,15 @@ impl RunShared {
         {
             let mut slot = self.failure.lock().unwrap();
             if slot.is_none() {
+                let message = match &failure {
+                    Failure::Peer(_) => None,
+                    Failure::Interrupted => Some(Message::Interrupted),
+                    _ => Some(Message::Failed),
+                };
                 *slot = Some(failure);
+                if let (Some(message), Some(control)) = (message, self.control.get()) {
+                    control.finish(message);
+                }
             }
         }
         self.request_stop();
@@ -43,7 +58,22 @@ impl RunShared {
     /// A source raised `AbortExecution`: stop everywhere, successfully.
     pub fn abort(&self) {
         self.aborted.store(true, Ordering::SeqCst);
+        if let Some(control) = self.control.get() {
+            control.finish(Message::Abort);
+        }
         self.request_stop();
+    }
+
+    /// Connects the run to the cluster's control connections.
+    pub fn set_control(&self, control: Arc<Control>) {
+        let _ = self.control.set(control);
+    }
+
+    /// Tells the peers this process completed its part.
+    pub fn finish_cluster(&self) {
+        if let Some(control) = self.control.get() {
+            control.finish(Message::Done);
+        }
     }
 
     pub fn request_stop(&self) {
