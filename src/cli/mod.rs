@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod duration;
+pub mod processes;
 pub mod run;
 pub mod signals;
 

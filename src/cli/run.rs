@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use tracing_subscriber::filter::LevelFilter;
 
@@ -15,7 +14,7 @@ use crate::python::errors::format_exception;
 use crate::python::import_str::{locate_dataflow, LocateError};
 use crate::python::interpreter::{self, Launch};
 use crate::python::native;
-use crate::runtime::{ClusterSpec, RunOptions, DEFAULT_EPOCH_INTERVAL};
+use crate::runtime::{ClusterSpec, Failure, RunOptions, DEFAULT_EPOCH_INTERVAL};
 
 pub fn level_filter(level: LogLevel) -> LevelFilter {
     match level {
@@ -57,8 +56,8 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
         Ok(cluster) => cluster,
         Err(message) => return usage(message),
     };
-    if args.processes.is_some_and(|p| p > 1) {
-        return usage("-p/--processes is not available yet in this build");
+    if let Some(processes) = args.processes.filter(|&p| p > 1) {
+        return super::processes::run_processes(&args, processes as usize);
     }
     let opts = RunOptions {
         workers_per_process: args.workers_per_process as usize,
@@ -126,14 +125,18 @@ fn run_flow(
         }
     };
     tracing::debug!(flow = %plan.flow_id, steps = plan.steps.len(), "running dataflow");
-    match native::execute_plan(py, plan, opts) {
+    match native::run_plan(py, plan, opts) {
         Ok(()) => 0,
-        Err(err) if err.is_instance_of::<PyKeyboardInterrupt>(py) => {
+        Err((Failure::User(err), _)) => {
+            eprint!("{}", format_exception(py, &err));
+            EXIT_FAILURE
+        }
+        Err((Failure::Interrupted, _)) => {
             eprintln!("interrupted; all workers have been stopped");
             signals::exit_code()
         }
-        Err(err) => {
-            eprint!("{}", format_exception(py, &err));
+        Err((Failure::Runtime(message), _)) | Err((Failure::Peer(message), _)) => {
+            eprintln!("error: {message}");
             EXIT_FAILURE
         }
     }

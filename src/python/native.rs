@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyModule;
 
 use crate::flow::Plan;
+use crate::python::errors::format_exception;
 use crate::recovery::config::RecoveryConfig;
 use crate::runtime::{self, ClusterSpec, Failure, RecoveryOptions, RunOptions};
 
@@ -80,6 +81,23 @@ pub fn execute(py: Python<'_>, flow: &Bound<'_, PyAny>, opts: RunOptions) -> PyR
 
 /// [`execute`] for a flow already walked into a plan.
 pub fn execute_plan(py: Python<'_>, plan: Plan, opts: RunOptions) -> PyResult<()> {
+    run_plan(py, plan, opts).map_err(|(failure, interrupt)| match failure {
+        Failure::User(err) => err,
+        Failure::Interrupted => interrupt.unwrap_or_else(|| {
+            PyKeyboardInterrupt::new_err("interrupted; all workers have been stopped")
+        }),
+        Failure::Runtime(message) | Failure::Peer(message) => PyRuntimeError::new_err(message),
+    })
+}
+
+/// Runs a plan with the GIL released, watching for Ctrl-C (the CLI's flag)
+/// and Python signals. On failure, also returns the `KeyboardInterrupt` a
+/// Python signal handler raised, if that is why the run stopped.
+pub fn run_plan(
+    py: Python<'_>,
+    plan: Plan,
+    opts: RunOptions,
+) -> Result<(), (Failure, Option<PyErr>)> {
     let plan = Arc::new(plan);
     let mut interrupt: Option<PyErr> = None;
     let result = py.detach(|| {
@@ -97,16 +115,7 @@ pub fn execute_plan(py: Python<'_>, plan: Plan, opts: RunOptions) -> PyResult<()
         };
         runtime::run(plan, opts, &mut check)
     });
-    match result {
-        Ok(()) => Ok(()),
-        Err(Failure::User(err)) => Err(err),
-        Err(Failure::Interrupted) => Err(interrupt.unwrap_or_else(|| {
-            PyKeyboardInterrupt::new_err("interrupted; all workers have been stopped")
-        })),
-        Err(Failure::Runtime(message)) | Err(Failure::Peer(message)) => {
-            Err(PyRuntimeError::new_err(message))
-        }
-    }
+    result.map_err(|failure| (failure, interrupt))
 }
 
 /// Runs a dataflow in this process on one worker thread, returning when it
@@ -192,7 +201,17 @@ fn cli_main(
     )
 }
 
-/// Runs a dataflow on several local processes, for tests.
+/// Runs a dataflow as a cluster of `processes` local processes with
+/// `workers_per_process` worker threads each, on free loopback ports, and
+/// returns when all of them have finished.
+///
+/// The processes are forked from this one, so the flow object itself is
+/// used (no re-import, and a test suite is not run again in them). Limits:
+/// POSIX only; everything a process does stays in that process, so results
+/// collected in Python objects here (like a `TestingSink` list) are not
+/// seen by the caller: write results to files or stdout instead. Fork this
+/// way only while the calling process has no other threads busy. Raises
+/// `RuntimeError` naming the processes that failed.
 #[pyfunction]
 #[pyo3(signature = (flow, *, epoch_interval=None, recovery_config=None, processes=1, workers_per_process=1))]
 fn test_cluster(
@@ -203,20 +222,101 @@ fn test_cluster(
     processes: usize,
     workers_per_process: usize,
 ) -> PyResult<()> {
-    if processes != 1 {
-        return Err(PyRuntimeError::new_err(
-            "multi-process clusters are not available yet in this build",
+    if processes == 0 || workers_per_process == 0 {
+        return Err(PyValueError::new_err(
+            "processes and workers_per_process must be at least 1",
         ));
     }
-    cluster_main(
-        py,
-        flow,
-        None,
-        0,
-        epoch_interval,
-        recovery_config,
-        workers_per_process,
-    )
+    if processes == 1 {
+        return cluster_main(
+            py,
+            flow,
+            None,
+            0,
+            epoch_interval,
+            recovery_config,
+            workers_per_process,
+        );
+    }
+    // Check the flow here, once, rather than in every child.
+    Plan::from_flow(flow)?;
+    let ports = crate::cli::processes::free_ports(processes)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot find free loopback ports: {e}")))?;
+    let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let os = py.import("os")?;
+    let sys = py.import("sys")?;
+    let mut pids = Vec::with_capacity(processes);
+    for proc_id in 0..processes {
+        sys.getattr("stdout")?.call_method0("flush")?;
+        sys.getattr("stderr")?.call_method0("flush")?;
+        let pid: i64 = os.call_method0("fork")?.extract()?;
+        if pid == 0 {
+            let result = cluster_main(
+                py,
+                flow,
+                Some(addresses.clone()),
+                proc_id,
+                epoch_interval,
+                recovery_config,
+                workers_per_process,
+            );
+            let code = match result {
+                Ok(()) => 0,
+                Err(err) => {
+                    let _ = sys
+                        .getattr("stderr")
+                        .and_then(|e| e.call_method1("write", (format_exception(py, &err),)));
+                    1
+                }
+            };
+            let _ = sys.getattr("stdout").and_then(|o| o.call_method0("flush"));
+            let _ = sys.getattr("stderr").and_then(|e| e.call_method0("flush"));
+            let _ = os.call_method1("_exit", (code,));
+            unreachable!("os._exit returned");
+        }
+        pids.push(pid);
+    }
+    // Wait for every child; a Ctrl-C here stops them all.
+    let mut failed = Vec::new();
+    let mut remaining = pids.clone();
+    while !remaining.is_empty() {
+        if let Err(err) = py.check_signals() {
+            for pid in &remaining {
+                let _ = os.call_method1("kill", (*pid, libc::SIGINT));
+            }
+            for pid in &remaining {
+                let _ = os.call_method1("waitpid", (*pid, 0));
+            }
+            return Err(err);
+        }
+        let mut still = Vec::new();
+        for pid in remaining {
+            let (done, status): (i64, i32) = os
+                .call_method1("waitpid", (pid, libc::WNOHANG))?
+                .extract()?;
+            if done == 0 {
+                still.push(pid);
+            } else {
+                let code: i32 = os
+                    .call_method1("waitstatus_to_exitcode", (status,))?
+                    .extract()?;
+                if code != 0 {
+                    let proc_id = pids.iter().position(|p| *p == pid).unwrap_or(0);
+                    failed.push(format!("process {proc_id} exited with code {code}"));
+                }
+            }
+        }
+        remaining = still;
+        py.detach(|| std::thread::sleep(std::time::Duration::from_millis(10)));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(PyRuntimeError::new_err(format!(
+            "test cluster failed: {}; see their errors above",
+            failed.join(", ")
+        )))
+    }
 }
 
 /// Creates `count` empty recovery partitions in `db_dir` (created if

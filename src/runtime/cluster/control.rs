@@ -129,7 +129,7 @@ impl Control {
                 Some(Message::Failed) => {
                     self.finished.store(true, Ordering::SeqCst);
                     shared.fail(Failure::Peer(format!(
-                        "process {peer} ({address}) failed; its error is reported above, so process {} stopped too",
+                        "process {peer} ({address}) failed; it reports its own error; process {} stopped too",
                         self.me
                     )));
                     return;

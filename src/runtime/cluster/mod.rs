@@ -7,6 +7,7 @@ pub mod control;
 pub mod net;
 
 use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -102,9 +103,13 @@ impl Drop for CommsKeeper {
     }
 }
 
-/// A peer that dies makes timely's network threads panic; the control
-/// connection already reports the loss clearly, so their panic messages
-/// are not shown.
+/// Set once a network thread has failed: the cluster is coming down.
+static NETWORK_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// A peer that dies makes timely's network threads panic, and then its
+/// workers when they next touch the broken connection. The control
+/// connection already reports the loss clearly, so those panics are not
+/// shown.
 fn quiet_network_panics() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -112,6 +117,10 @@ fn quiet_network_panics() {
         std::panic::set_hook(Box::new(move |info| {
             let name = std::thread::current().name().unwrap_or("").to_string();
             if name.starts_with("timely:send") || name.starts_with("timely:recv") {
+                NETWORK_DOWN.store(true, Ordering::SeqCst);
+                return;
+            }
+            if name.starts_with("timely:") && NETWORK_DOWN.load(Ordering::SeqCst) {
                 return;
             }
             previous(info);
