@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod logging;
+pub mod metrics;
 
 use pyo3::prelude::*;
 
