@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 use super::shared::{Failure, RunShared};
 use crate::python::errors::add_note;
+use crate::telemetry::metrics::{self, Histogram, StepMetrics, Timer};
 
 /// Processing stopped early; the failure has already been reported.
 #[derive(Debug)]
@@ -24,16 +25,46 @@ pub struct StepCtx {
     pub worker: usize,
     pub workers: usize,
     pub shared: Arc<RunShared>,
+    /// This step's metrics, when metrics are on.
+    pub metrics: Option<Arc<StepMetrics>>,
 }
 
 impl StepCtx {
     pub fn new(step_id: &str, worker: usize, workers: usize, shared: Arc<RunShared>) -> Self {
+        let metrics = metrics::for_step(step_id, worker);
         StepCtx {
             step_id: Rc::from(step_id),
             worker,
             workers,
             shared,
+            metrics,
         }
+    }
+
+    /// A span for one activation of this step that does work (free when
+    /// tracing is off).
+    #[inline]
+    pub fn span(&self) -> tracing::span::EnteredSpan {
+        tracing::debug_span!("step", step_id = %self.step_id, worker = self.worker).entered()
+    }
+
+    #[inline]
+    pub fn count_in(&self, n: usize) {
+        if let Some(m) = &self.metrics {
+            m.items_in(n);
+        }
+    }
+
+    #[inline]
+    pub fn count_out(&self, n: usize) {
+        if let Some(m) = &self.metrics {
+            m.items_out(n);
+        }
+    }
+
+    /// The histogram for `timer`, when metrics are on.
+    pub fn timer(&self, timer: Timer) -> Option<Arc<Histogram>> {
+        self.metrics.as_ref().map(|m| m.timer(timer))
     }
 
     /// Stops the run with `err`, noting where it was raised: `action` is

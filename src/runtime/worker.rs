@@ -29,6 +29,7 @@ pub fn worker_main(worker: &mut Worker, plan: &Plan, opts: &RunOptions, shared: 
     let process = opts.cluster.as_ref().map_or(0, |c| c.process_id);
     let local = process * threads..(process + 1) * threads;
 
+    let _span = tracing::info_span!("worker", worker = worker.index()).entered();
     tracing::info!(worker = worker.index(), "worker start");
     if let Some(mut agreement) = setup::agree(worker, plan, opts, shared) {
         let owned: Rc<RefCell<Vec<(u64, Partition)>>> = Rc::new(RefCell::new(

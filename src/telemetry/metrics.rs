@@ -21,7 +21,9 @@ pub fn enabled() -> bool {
 }
 
 /// Histogram bucket bounds, in seconds.
-const BUCKETS: [f64; 15] = [0.0005, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+const BUCKETS: [f64; 15] = [
+    0.0005, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// A duration histogram with fixed buckets.
 #[derive(Default)]
@@ -40,16 +42,27 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
+        self.sum_nanos
+            .fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed)).unwrap();
+            writeln!(
+                out,
+                "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            )
+            .unwrap();
         }
         let count = self.count.load(Ordering::Relaxed);
         writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}").unwrap();
-        writeln!(out, "{name}_sum{{{labels}}} {}", self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9).unwrap();
+        writeln!(
+            out,
+            "{name}_sum{{{labels}}} {}",
+            self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        )
+        .unwrap();
         writeln!(out, "{name}_count{{{labels}}} {count}").unwrap();
     }
 }
@@ -153,7 +166,9 @@ pub fn for_step(step_id: &str, worker: usize) -> Option<Arc<StepMetrics>> {
         return None;
     }
     let mut reg = registry().lock().unwrap();
-    Some(Arc::clone(reg.entry((step_id.to_string(), worker)).or_default()))
+    Some(Arc::clone(
+        reg.entry((step_id.to_string(), worker)).or_default(),
+    ))
 }
 
 /// Times a closure into an optional histogram.
@@ -171,7 +186,10 @@ pub fn timed<T>(hist: Option<&Histogram>, f: impl FnOnce() -> T) -> T {
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Every metric in the Prometheus text exposition format.
@@ -190,22 +208,39 @@ pub fn render() -> String {
     let reg = registry().lock().unwrap();
     let mut out = String::new();
     let counters: [(&str, &str, fn(&StepMetrics) -> u64); 3] = [
-        ("item_inp_count_total", "Items a step received", |m| m.items_in.load(Ordering::Relaxed)),
-        ("item_out_count_total", "Items a step emitted", |m| m.items_out.load(Ordering::Relaxed)),
-        ("late_items_dropped_total", "Items a window step dropped as late", |m| m.late.load(Ordering::Relaxed)),
+        ("item_inp_count_total", "Items a step received", |m| {
+            m.items_in.load(Ordering::Relaxed)
+        }),
+        ("item_out_count_total", "Items a step emitted", |m| {
+            m.items_out.load(Ordering::Relaxed)
+        }),
+        (
+            "late_items_dropped_total",
+            "Items a window step dropped as late",
+            |m| m.late.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, read) in counters {
         writeln!(out, "# HELP {name} {help}").unwrap();
         writeln!(out, "# TYPE {name} counter").unwrap();
         for ((step, worker), m) in reg.iter() {
-            writeln!(out, "{name}{{step_id=\"{}\",worker_index=\"{worker}\"}} {}", escape(step), read(m)).unwrap();
+            writeln!(
+                out,
+                "{name}{{step_id=\"{}\",worker_index=\"{worker}\"}} {}",
+                escape(step),
+                read(m)
+            )
+            .unwrap();
         }
     }
     let mut families: BTreeMap<Timer, Vec<(String, Arc<Histogram>)>> = BTreeMap::new();
     for ((step, worker), m) in reg.iter() {
         for (timer, hist) in m.timers.lock().unwrap().iter() {
             let labels = format!("step_id=\"{}\",worker_index=\"{worker}\"", escape(step));
-            families.entry(*timer).or_default().push((labels, Arc::clone(hist)));
+            families
+                .entry(*timer)
+                .or_default()
+                .push((labels, Arc::clone(hist)));
         }
     }
     for (timer, series) in families {

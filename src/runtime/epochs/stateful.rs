@@ -23,6 +23,7 @@ use crate::runtime::batch::PyBatch;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::operators::{PyStream, SnapStream};
 use crate::runtime::routing::{ByKey, PyDistributor};
+use crate::telemetry::metrics::{timed, Timer};
 
 /// What a keyed stateful step does; the driver decides when.
 pub trait StatefulLogic {
@@ -74,6 +75,7 @@ pub fn stateful<'s, L, F>(
     ctx: StepCtx,
     resume_epoch: Epoch,
     local: std::ops::Range<usize>,
+    items_timer: Timer,
     make: F,
 ) -> (PyStream<'s>, SnapStream<'s>)
 where
@@ -96,6 +98,8 @@ where
         let mut cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
         let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<PyBatch>)> = BTreeMap::new();
         let mut logic = Python::attach(make);
+        let items_timer = ctx.timer(items_timer);
+        let snapshot_timer = ctx.timer(Timer::Snapshot);
 
         move |frontiers| {
             let Some(st) = logic.as_mut() else {
@@ -129,16 +133,19 @@ where
                     entry.1.extend(batches.map(std::mem::take));
                     return;
                 }
+                let _span = ctx.span();
                 result = Python::attach(|py| {
                     let now = now_py(py).map_err(|e| ctx.stop(py, e, "reading the clock", None))?;
                     let out = PyList::empty(py);
                     for batch in batches {
+                        ctx.count_in(batch.len());
                         let items = batch
                             .take(py)
                             .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
-                        st.on_items(py, &now, &items, &out)?;
+                        timed(items_timer.as_deref(), || st.on_items(py, &now, &items, &out))?;
                     }
                     if !out.is_empty() {
+                        ctx.count_out(out.len());
                         output.give(&time, &mut PyBatch::from_list(out));
                     }
                     Ok(())
@@ -161,12 +168,14 @@ where
                             pending.remove(&epoch).expect("ready epochs are pending");
                         let out = PyList::empty(py);
                         for mut batch in batches {
+                            ctx.count_in(batch.len());
                             let items = batch
                                 .take(py)
                                 .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
-                            st.on_items(py, &now, &items, &out)?;
+                            timed(items_timer.as_deref(), || st.on_items(py, &now, &items, &out))?;
                         }
                         if !out.is_empty() {
+                            ctx.count_out(out.len());
                             output.give(&time, &mut PyBatch::from_list(out));
                         }
                     }
@@ -179,6 +188,7 @@ where
                             st.on_eof(py, &out)?;
                         }
                         if !out.is_empty() {
+                            ctx.count_out(out.len());
                             output.give(c, &mut PyBatch::from_list(out));
                         }
                     }
@@ -196,7 +206,8 @@ where
                         if let Some(sc) = snap_cap.as_ref() {
                             if st.has_changes() {
                                 result = Python::attach(|py| {
-                                    let mut snaps = st.snapshots(py, closed)?;
+                                    let mut snaps = timed(snapshot_timer.as_deref(), || st.snapshots(py, closed))?;
+                                    tracing::debug!(step_id = %ctx.step_id, worker = ctx.worker, epoch = closed, keys = snaps.len(), "snapshot taken");
                                     if !snaps.is_empty() {
                                         snap_output.give(&sc.delayed(&closed), &mut snaps);
                                     }

@@ -23,6 +23,7 @@ use crate::recovery::store::Partition;
 use crate::runtime::context::StepCtx;
 use crate::runtime::operators::{ClockStream, SnapStream};
 use crate::runtime::routing::key_hash;
+use crate::telemetry::metrics::{timed, Timer};
 
 /// Collecting old versions at most this often.
 const COLLECT_EVERY: Duration = Duration::from_millis(500);
@@ -88,6 +89,7 @@ pub fn write_snapshots<'s>(
         let mut pending: BTreeMap<Epoch, Vec<Snapshot>> = BTreeMap::new();
         let mut written: VecDeque<(Epoch, Instant)> = VecDeque::new();
         let mut last_collect = Instant::now();
+        let timer = ctx.timer(Timer::RecoveryWrite);
 
         move |frontiers| {
             snap_input.for_each(|_time, snaps| {
@@ -131,7 +133,17 @@ pub fn write_snapshots<'s>(
             let mut owned = config.owned.borrow_mut();
             for (index, part) in owned.iter_mut() {
                 let snaps = batch.remove(index).unwrap_or_default();
-                if let Err(err) = part.write(&snaps, &config.serde_name, through) {
+                let written_count = snaps.len();
+                let result = timed(timer.as_deref(), || {
+                    part.write(&snaps, &config.serde_name, through)
+                });
+                tracing::debug!(
+                    partition = *index,
+                    through,
+                    snapshots = written_count,
+                    "snapshots written"
+                );
+                if let Err(err) = result {
                     fail(&ctx, format!("writing snapshots: {err}"));
                     cap = None;
                     return;

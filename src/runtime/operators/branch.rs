@@ -31,9 +31,11 @@ pub fn branch<'s>(
             let mut trues_out = trues_out.activate();
             let mut falses_out = falses_out.activate();
             input.for_each_stamp(|time, batches| {
+                let _span = ctx.span();
                 Python::attach(|py| {
                     let predicate = predicate.bind(py);
                     for batch in batches {
+                        ctx.count_in(batch.len());
                         let items = match batch.take(py) {
                             Ok(items) => items,
                             Err(err) => return ctx.fail(py, err, "receiving items", None),
@@ -66,9 +68,11 @@ pub fn branch<'s>(
                             }
                         }
                         if !yes.is_empty() {
+                            ctx.count_out(yes.len());
                             trues_out.give(&time, &mut PyBatch::from_list(yes));
                         }
                         if !no.is_empty() {
+                            ctx.count_out(no.len());
                             falses_out.give(&time, &mut PyBatch::from_list(no));
                         }
                     }

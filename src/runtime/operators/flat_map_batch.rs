@@ -10,30 +10,39 @@ use timely::dataflow::operators::Operator;
 use super::{collect_list, PyStream};
 use crate::runtime::batch::PyBatch;
 use crate::runtime::context::StepCtx;
+use crate::telemetry::metrics::{timed, Timer};
 
 pub fn flat_map_batch<'s>(up: PyStream<'s>, ctx: StepCtx, mapper: Py<PyAny>) -> PyStream<'s> {
     let name = ctx.step_id.to_string();
+    let timer = ctx.timer(Timer::FlatMapBatch);
     up.unary::<NoopBuilder<PyBatch>, _, _, _>(Pipeline, &name, move |_cap, _info| {
         move |input, output| {
             if ctx.stopping() {
                 input.for_each(|_, _| {});
                 return;
             }
-            Python::attach(|py| {
-                let mapper = mapper.bind(py);
-                input.for_each(|time, batch| {
-                    let result = batch
-                        .take(py)
-                        .and_then(|items| mapper.call1((items,)))
-                        .and_then(|out| collect_list(out, "`mapper`"));
-                    match result {
-                        Ok(out) if out.is_empty() => {}
-                        Ok(out) => {
-                            output
-                                .session_with_builder(&time)
-                                .give_container(&mut PyBatch::from_list(out));
+            // The GIL is only taken when there is data: an activation that
+            // merely notices progress must not compete with busy workers.
+            input.for_each_stamp(|time, batches| {
+                let _span = ctx.span();
+                Python::attach(|py| {
+                    let mapper = mapper.bind(py);
+                    for batch in batches {
+                        ctx.count_in(batch.len());
+                        let result = batch
+                            .take(py)
+                            .and_then(|items| timed(timer.as_deref(), || mapper.call1((items,))))
+                            .and_then(|out| collect_list(out, "`mapper`"));
+                        match result {
+                            Ok(out) if out.is_empty() => {}
+                            Ok(out) => {
+                                ctx.count_out(out.len());
+                                output
+                                    .session_with_builder(&time)
+                                    .give_container(&mut PyBatch::from_list(out));
+                            }
+                            Err(err) => return ctx.fail(py, err, "calling `mapper`", None),
                         }
-                        Err(err) => ctx.fail(py, err, "calling `mapper`", None),
                     }
                 });
             });

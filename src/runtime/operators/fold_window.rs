@@ -26,6 +26,7 @@ use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, Snapshot, Snapshotter, Timers};
 use crate::runtime::routing::item_key;
+use crate::telemetry::metrics::Timer;
 use crate::window::clock::{Clock, ClockState};
 use crate::window::config::WindowMetadata;
 use crate::window::session::Sessions;
@@ -51,33 +52,40 @@ pub fn fold_window<'s>(
     snapshotter: Option<Snapshotter>,
 ) -> (PyStream<'s>, SnapStream<'s>) {
     let logic_ctx = ctx.clone();
-    stateful(up, ctx, resume_epoch, local, move |py| {
-        let config = Clock::from_config(clock.bind(py))
-            .and_then(|c| Ok((c, Windower::from_config(windower.bind(py))?)));
-        let (clock, windower) = match config {
-            Ok(config) => config,
-            Err(err) => {
-                logic_ctx.fail(py, err, "reading the window configuration", None);
-                return None;
-            }
-        };
-        let mut state = WindowState {
-            ctx: logic_ctx,
-            clock,
-            windower,
-            fold,
-            changes: Changes::new(snapshotter.is_some()),
-            snapshotter,
-            keys: HashMap::default(),
-            timers: Timers::default(),
-            seq: 0,
-            late: 0,
-            queued: Vec::new(),
-            activation: 1,
-        };
-        state.resume(py, resume).ok()?;
-        Some(state)
-    })
+    stateful(
+        up,
+        ctx,
+        resume_epoch,
+        local,
+        Timer::WindowItems,
+        move |py| {
+            let config = Clock::from_config(clock.bind(py))
+                .and_then(|c| Ok((c, Windower::from_config(windower.bind(py))?)));
+            let (clock, windower) = match config {
+                Ok(config) => config,
+                Err(err) => {
+                    logic_ctx.fail(py, err, "reading the window configuration", None);
+                    return None;
+                }
+            };
+            let mut state = WindowState {
+                ctx: logic_ctx,
+                clock,
+                windower,
+                fold,
+                changes: Changes::new(snapshotter.is_some()),
+                snapshotter,
+                keys: HashMap::default(),
+                timers: Timers::default(),
+                seq: 0,
+                late: 0,
+                queued: Vec::new(),
+                activation: 1,
+            };
+            state.resume(py, resume).ok()?;
+            Some(state)
+        },
+    )
 }
 
 /// A key's open windows.
@@ -333,6 +341,9 @@ impl StatefulLogic for WindowState {
             self.changes.mark(&mut kw.changed_in, key);
             if !self.insert(py, key, t, watermark, &value)? {
                 self.late += 1;
+                if let Some(m) = &self.ctx.metrics {
+                    m.late_items(1);
+                }
                 tracing::debug!(
                     step_id = %self.ctx.step_id,
                     key,

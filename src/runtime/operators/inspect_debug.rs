@@ -31,10 +31,12 @@ pub fn inspect_debug<'s>(
             let mut output = output.activate();
             input.for_each_stamp(|time, batches| {
                 let epoch = time.least().copied().unwrap_or_default();
+                let _span = ctx.span();
                 Python::attach(|py| {
                     let inspector = inspector.bind(py);
                     let step_id = PyString::new(py, &ctx.step_id);
                     for batch in batches {
+                        ctx.count_in(batch.len());
                         let items = match batch.take(py) {
                             Ok(items) => items,
                             Err(err) => return ctx.fail(py, err, "receiving items", None),
@@ -44,6 +46,7 @@ pub fn inspect_debug<'s>(
                                 return ctx.fail(py, err, "calling `inspector`", None);
                             }
                         }
+                        ctx.count_out(items.len());
                         output.give(&time, &mut PyBatch::from_list(items));
                     }
                 });

@@ -21,6 +21,7 @@ use crate::runtime::context::StepCtx;
 use crate::runtime::epochs::{Epoch, Snapshot, Snapshotter};
 use crate::runtime::routing::{item_key, ByWorkerIndex, PyDistributor};
 use crate::runtime::setup::PartitionMap;
+use crate::telemetry::metrics::{timed, Timer};
 
 pub fn output_fixed<'s>(
     up: PyStream<'s>,
@@ -44,6 +45,7 @@ pub fn output_fixed<'s>(
     let (_clock_out, clock) = builder.new_output::<Vec<()>>();
     let (mut snap_out, snaps) = builder.new_output::<Vec<Snapshot>>();
 
+    let timer = ctx.timer(Timer::WriteBatch);
     builder.build(move |caps| {
         drop(caps);
         let mut resume = resume;
@@ -61,35 +63,49 @@ pub fn output_fixed<'s>(
                 return;
             }
             let frontier = frontiers[0].frontier().iter().min().copied();
-            Python::attach(|py| {
-                input.for_each(|time, batch| {
-                    let epoch = time.least().copied().unwrap_or_default();
-                    let items = match batch.take(py) {
-                        Ok(items) => items,
-                        Err(err) => return ctx.fail(py, err, "receiving items", None),
-                    };
+            input.for_each_stamp(|time, batches| {
+                let epoch = time.least().copied().unwrap_or_default();
+                Python::attach(|py| {
                     let slot = pending.entry(epoch).or_default();
-                    for item in items.iter() {
-                        // (worker, partition index, value), made by `assign`.
-                        let Ok(t) = item.cast::<PyTuple>() else { continue };
-                        let (Ok(ix), Ok(value)) = (t.get_item(1).and_then(|i| i.extract::<usize>()), t.get_item(2)) else {
-                            continue;
+                    for batch in batches {
+                        ctx.count_in(batch.len());
+                        let items = match batch.take(py) {
+                            Ok(items) => items,
+                            Err(err) => return ctx.fail(py, err, "receiving items", None),
                         };
-                        slot.entry(ix).or_default().push(value.unbind());
-                    }
-                    if snapshotter.is_some() {
-                        written
-                            .entry(epoch)
-                            .or_insert_with(|| (time.retain_least(1).expect("a message has a time"), Vec::new()));
+                        for item in items.iter() {
+                            // (worker, partition index, value), made by `assign`.
+                            let Ok(t) = item.cast::<PyTuple>() else { continue };
+                            let (Ok(ix), Ok(value)) = (t.get_item(1).and_then(|i| i.extract::<usize>()), t.get_item(2))
+                            else {
+                                continue;
+                            };
+                            slot.entry(ix).or_default().push(value.unbind());
+                        }
                     }
                 });
+                if snapshotter.is_some() {
+                    written
+                        .entry(epoch)
+                        .or_insert_with(|| (time.retain_least(1).expect("a message has a time"), Vec::new()));
+                }
+            });
 
-                // Write every epoch not after the oldest open one, in order.
-                let ready: Vec<Epoch> = pending.keys().copied().filter(|e| frontier.is_none_or(|f| *e <= f)).collect();
+            // Write every epoch not after the oldest open one, in order;
+            // snapshot the partitions written in epochs that closed.
+            let ready: Vec<Epoch> = pending.keys().copied().filter(|e| frontier.is_none_or(|f| *e <= f)).collect();
+            let closed: Vec<Epoch> = written.keys().copied().filter(|e| frontier.is_none_or(|f| *e < f)).collect();
+            let closing = frontier.is_none() && !parts.is_empty();
+            if ready.is_empty() && closed.is_empty() && !closing {
+                return;
+            }
+            let _span = ctx.span();
+            Python::attach(|py| {
                 for epoch in ready {
                     let by_part = pending.remove(&epoch).unwrap_or_default();
                     for (ix, values) in by_part {
-                        if let Err(err) = write(py, &ctx, &sink, &map, &mut parts, &mut resume, ix, values) {
+                        let result = timed(timer.as_deref(), || write(py, &sink, &map, &mut parts, &mut resume, ix, values));
+                        if let Err(err) = result {
                             return ctx.fail(py, err, &format!("writing to partition {:?}", map.parts[ix]), None);
                         }
                         if let Some((_, list)) = written.get_mut(&epoch) {
@@ -99,12 +115,9 @@ pub fn output_fixed<'s>(
                         }
                     }
                 }
-
-                // Snapshot partitions written in epochs that have closed.
                 if let Some(snapshotter) = snapshotter.as_ref() {
-                    let closed: Vec<Epoch> = written.keys().copied().filter(|e| frontier.is_none_or(|f| *e < f)).collect();
                     for epoch in closed {
-                        let (cap, ixs) = written.remove(&epoch).unwrap();
+                        let (cap, ixs) = written.remove(&epoch).expect("listed just above");
                         let mut snaps = Vec::new();
                         for ix in ixs {
                             let Some(part) = parts.get(&ix) else { continue };
@@ -118,7 +131,8 @@ pub fn output_fixed<'s>(
                                     state: Some(state),
                                 }),
                                 Err(err) => {
-                                    return ctx.fail(py, err, &format!("calling `StatefulSinkPartition.snapshot` for partition {key:?}"), None)
+                                    let what = format!("calling `StatefulSinkPartition.snapshot` for partition {key:?}");
+                                    return ctx.fail(py, err, &what, None);
                                 }
                             }
                         }
@@ -127,11 +141,11 @@ pub fn output_fixed<'s>(
                         }
                     }
                 }
-
                 if frontier.is_none() {
                     for (ix, part) in parts.drain() {
                         if let Err(err) = part.close(py) {
-                            ctx.fail(py, err, &format!("calling `StatefulSinkPartition.close` for partition {:?}", map.parts[ix]), None);
+                            let what = format!("calling `StatefulSinkPartition.close` for partition {:?}", map.parts[ix]);
+                            ctx.fail(py, err, &what, None);
                         }
                     }
                 }
@@ -141,10 +155,8 @@ pub fn output_fixed<'s>(
     (clock, snaps)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write(
     py: Python<'_>,
-    ctx: &StepCtx,
     sink: &Py<PyAny>,
     map: &PartitionMap,
     parts: &mut HashMap<usize, Partition>,
@@ -152,7 +164,6 @@ fn write(
     ix: usize,
     values: Vec<Py<PyAny>>,
 ) -> PyResult<()> {
-    let _ = ctx;
     if !parts.contains_key(&ix) {
         let key = &map.parts[ix];
         let state = resume
@@ -182,13 +193,14 @@ fn assign<'s>(
                 input.for_each(|_, _| {});
                 return;
             }
-            Python::attach(|py| {
+            input.for_each_stamp(|time, batches| {
+                Python::attach(|py| {
                 let part_fn = match sink.bind(py).getattr("part_fn") {
                     Ok(f) => f,
                     Err(err) => return ctx.fail(py, err, "looking up `part_fn`", None),
                 };
                 let n = map.parts.len();
-                input.for_each(|time, batch| {
+                for batch in batches {
                     let items = match batch.take(py) {
                         Ok(items) => items,
                         Err(err) => return ctx.fail(py, err, "receiving items", None),
@@ -225,6 +237,7 @@ fn assign<'s>(
                         }
                     }
                     output.session_with_builder(&time).give_container(&mut PyBatch::from_list(out));
+                }
                 });
             });
         }

@@ -17,6 +17,7 @@ use crate::python::time::{from_py_opt, to_py};
 use crate::runtime::batch::PyBatch;
 use crate::runtime::context::StepCtx;
 use crate::runtime::epochs::{Epoch, EpochClock, ProbeWatch};
+use crate::telemetry::metrics::{timed, Timer};
 
 /// How long to wait before polling again after an empty batch from a
 /// partition that gave no `next_awake`.
@@ -44,6 +45,7 @@ pub struct SourcePart {
     interval: Duration,
     next_awake: Option<DateTime<Utc>>,
     retry_at: Option<Instant>,
+    timer: Option<std::sync::Arc<crate::telemetry::metrics::Histogram>>,
     emitted_in_epoch: bool,
 }
 
@@ -66,6 +68,7 @@ impl SourcePart {
             next_awake: None,
             retry_at: None,
             emitted_in_epoch: false,
+            timer: ctx.timer(Timer::NextBatch),
         };
         this.next_awake = this.ask_next_awake(py, ctx)?;
         Ok(this)
@@ -115,10 +118,13 @@ impl SourcePart {
         if awake {
             crate::runtime::gil::mark_busy();
             self.retry_at = None;
-            match self.next_batch(py) {
+            let _span = ctx.span();
+            let batch = timed(self.timer.as_deref(), || self.next_batch(py));
+            match batch {
                 Ok(Some(batch)) => {
                     self.emitted_in_epoch = true;
                     polled.again = true;
+                    ctx.count_out(batch.len());
                     output
                         .activate()
                         .give(&self.cap, &mut PyBatch::from_list(batch));
@@ -161,6 +167,7 @@ impl SourcePart {
         if polled.eof || due {
             polled.closed_epoch = Some(self.clock.epoch());
             probe.note_epoch(self.clock.epoch());
+            tracing::debug!(step_id = %ctx.step_id, worker = ctx.worker, partition = ?self.key, epoch = self.clock.epoch(), "epoch closed");
             self.clock.advance(now);
             self.emitted_in_epoch = false;
             self.cap.downgrade(&self.clock.epoch());

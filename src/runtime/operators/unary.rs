@@ -23,6 +23,7 @@ use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, Snapshot, Snapshotter, Timers};
 use crate::runtime::routing::item_key;
+use crate::telemetry::metrics::Timer;
 
 pub fn unary<'s>(
     up: PyStream<'s>,
@@ -34,11 +35,18 @@ pub fn unary<'s>(
     snapshotter: Option<Snapshotter>,
 ) -> (PyStream<'s>, SnapStream<'s>) {
     let logic_ctx = ctx.clone();
-    stateful(up, ctx, resume_epoch, local, move |py| {
-        let mut state = UnaryState::new(py, logic_ctx, builder, snapshotter)?;
-        state.resume(py, resume).ok()?;
-        Some(state)
-    })
+    stateful(
+        up,
+        ctx,
+        resume_epoch,
+        local,
+        Timer::UnaryOnItems,
+        move |py| {
+            let mut state = UnaryState::new(py, logic_ctx, builder, snapshotter)?;
+            state.resume(py, resume).ok()?;
+            Some(state)
+        },
+    )
 }
 
 /// One live key.
