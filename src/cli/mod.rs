@@ -4,6 +4,8 @@
 
 pub mod args;
 pub mod duration;
+pub mod generated;
+pub mod graph;
 pub mod processes;
 pub mod run;
 pub mod signals;
@@ -40,6 +42,13 @@ pub fn run_argv(argv: Vec<String>) -> i32 {
         Command::Run(args) => run::run(args, &argv),
         Command::Python(args) => python_main(&args.args),
         Command::InitDb(args) => init_db(args),
+        Command::Graph(args) => graph::graph(args, &argv),
+        Command::Completions(args) => {
+            use std::io::Write;
+            // A closed pipe (`bytewax completions bash | head`) is not an error.
+            let _ = std::io::stdout().write_all(generated::completions(args.shell).as_bytes());
+            0
+        }
         Command::Recovery(args::RecoveryCommand::Inspect { db_dir }) => {
             match crate::recovery::inspect::inspect(&db_dir) {
                 Ok(report) => {
@@ -52,24 +61,6 @@ pub fn run_argv(argv: Vec<String>) -> i32 {
                 }
             }
         }
-        other => {
-            eprintln!(
-                "error: `{}` is not available yet in this build",
-                command_name(&other)
-            );
-            EXIT_USAGE
-        }
-    }
-}
-
-fn command_name(command: &Command) -> &'static str {
-    match command {
-        Command::Run(_) => "run",
-        Command::InitDb(_) => "init-db",
-        Command::Python(_) => "python",
-        Command::Graph(_) => "graph",
-        Command::Recovery(_) => "recovery",
-        Command::Completions(_) => "completions",
     }
 }
 

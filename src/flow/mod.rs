@@ -4,6 +4,8 @@
 //! Composite operators are only structure; the walk descends into their
 //! substeps and keeps the nine core operators the runtime implements.
 
+pub mod graph;
+
 use std::collections::HashMap;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
