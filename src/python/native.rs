@@ -93,6 +93,7 @@ pub fn execute_plan(py: Python<'_>, plan: Plan, opts: RunOptions) -> PyResult<()
 /// Runs a plan with the GIL released, watching for Ctrl-C (the CLI's flag)
 /// and Python signals. On failure, also returns the `KeyboardInterrupt` a
 /// Python signal handler raised, if that is why the run stopped.
+#[allow(clippy::result_large_err)] // Only on the way out of a failed run.
 pub fn run_plan(
     py: Python<'_>,
     plan: Plan,

@@ -192,6 +192,9 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A counter family: name, help, and how to read it from a step.
+type Counter = (&'static str, &'static str, fn(&StepMetrics) -> u64);
+
 /// Every metric in the Prometheus text exposition format.
 ///
 /// ```
@@ -207,7 +210,7 @@ fn escape(value: &str) -> String {
 pub fn render() -> String {
     let reg = registry().lock().unwrap();
     let mut out = String::new();
-    let counters: [(&str, &str, fn(&StepMetrics) -> u64); 3] = [
+    let counters: [Counter; 3] = [
         ("item_inp_count_total", "Items a step received", |m| {
             m.items_in.load(Ordering::Relaxed)
         }),

@@ -472,6 +472,9 @@ fn snapshot<'py>(py: Python<'py>, kw: &KeyWindows) -> PyResult<Bound<'py, PyAny>
     Ok(dict.into_any())
 }
 
+/// A snapshotted session: start, latest item, and `(arrival, value)`s.
+type SessionRow<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<(u64, Py<PyAny>)>);
+
 fn restore(kw: &mut KeyWindows, state: &Bound<'_, PyAny>, seq: &mut u64) -> PyResult<()> {
     let clock = state.get_item("clock")?;
     if !clock.is_none() {
@@ -487,11 +490,7 @@ fn restore(kw: &mut KeyWindows, state: &Bound<'_, PyAny>, seq: &mut u64) -> PyRe
         }
         Open::Session(sessions) => {
             for entry in state.get_item("sessions")?.try_iter()? {
-                let (start, latest, values): (
-                    Bound<'_, PyAny>,
-                    Bound<'_, PyAny>,
-                    Vec<(u64, Py<PyAny>)>,
-                ) = entry?.extract()?;
+                let (start, latest, values): SessionRow<'_> = entry?.extract()?;
                 *seq = (*seq).max(values.iter().map(|(s, _)| *s).max().unwrap_or(0));
                 sessions.sessions.push(crate::window::session::Session {
                     start: micros_from_py(&start)?,

@@ -164,14 +164,14 @@ fn write(
     ix: usize,
     values: Vec<Py<PyAny>>,
 ) -> PyResult<()> {
-    if !parts.contains_key(&ix) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = parts.entry(ix) {
         let key = &map.parts[ix];
         let state = resume
             .remove(key)
             .map(|s| s.into_bound(py))
             .unwrap_or_else(|| py.None().into_bound(py));
         let part = sink.bind(py).call_method1("build_part", (key, state))?;
-        parts.insert(ix, Partition::new(part.unbind()));
+        slot.insert(Partition::new(part.unbind()));
     }
     let list = PyList::new(py, values)?;
     parts[&ix].bind(py).call_method1("write_batch", (list,))?;

@@ -68,17 +68,17 @@ struct KeyState {
 /// when something went wrong).
 #[derive(Clone, Copy)]
 enum Method {
-    OnItem,
-    OnNotify,
-    OnEof,
+    Item,
+    Notify,
+    Eof,
 }
 
 impl Method {
     fn name(self) -> &'static str {
         match self {
-            Method::OnItem => "on_item",
-            Method::OnNotify => "on_notify",
-            Method::OnEof => "on_eof",
+            Method::Item => "on_item",
+            Method::Notify => "on_notify",
+            Method::Eof => "on_eof",
         }
     }
 
@@ -254,7 +254,7 @@ impl UnaryState {
             tuple.iter().try_for_each(push)
         } else {
             match emit.try_iter() {
-                Ok(iter) => iter.map(|v| v.and_then(push)).collect::<PyResult<()>>(),
+                Ok(iter) => iter.into_iter().try_for_each(|v| v.and_then(push)),
                 Err(_) => Err(self.ctx.type_error(format!(
                     "`emit` returned by `UnaryLogic.{}` must be an iterable; got a `{}` instead",
                     method.name(),
@@ -328,7 +328,7 @@ impl StatefulLogic for UnaryState {
                 }
             };
             let result = logic.call_method1(on_item, (now, value));
-            self.apply(py, key, &key_obj, result, Method::OnItem, out)?;
+            self.apply(py, key, &key_obj, result, Method::Item, out)?;
         }
         Ok(())
     }
@@ -349,7 +349,7 @@ impl StatefulLogic for UnaryState {
             let sched =
                 to_py(py, at).map_err(|e| self.ctx.stop(py, e, "reading the clock", None))?;
             let result = logic.call_method1(pyo3::intern!(py, "on_notify"), (sched,));
-            self.apply(py, &key, &key_obj, result, Method::OnNotify, out)?;
+            self.apply(py, &key, &key_obj, result, Method::Notify, out)?;
         }
         Ok(())
     }
@@ -365,7 +365,7 @@ impl StatefulLogic for UnaryState {
             let key_obj = ks.key.bind(py).clone();
             self.touch(&key);
             let result = logic.call_method0(pyo3::intern!(py, "on_eof"));
-            self.apply(py, &key, &key_obj, result, Method::OnEof, out)?;
+            self.apply(py, &key, &key_obj, result, Method::Eof, out)?;
         }
         Ok(())
     }

@@ -116,21 +116,17 @@ pub fn agree(
                 } => sink,
                 _ => continue,
             };
-            let parts = obj.bind(py).call_method0("list_parts").map_err(|err| {
+            let parts = obj.bind(py).call_method0("list_parts").inspect_err(|err| {
                 let class = if matches!(step.op, Op::Input { .. }) {
                     "FixedPartitionedSource"
                 } else {
                     "FixedPartitionedSink"
                 };
-                crate::python::errors::add_note(
-                    py,
-                    &err,
-                    &format!(
-                        "while calling `{class}.list_parts` in step '{}' on worker {me}",
-                        step.step_id
-                    ),
+                let note = format!(
+                    "while calling `{class}.list_parts` in step '{}' on worker {me}",
+                    step.step_id
                 );
-                err
+                crate::python::errors::add_note(py, err, &note);
             })?;
             for part in parts.try_iter()? {
                 let part: String = part?.extract().map_err(|_| {

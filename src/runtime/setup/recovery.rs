@@ -19,6 +19,9 @@ use crate::runtime::routing::worker_for_key;
 use crate::runtime::shared::{Failure, RunShared};
 use crate::runtime::RecoveryOptions;
 
+/// Resumed state by step id: `(key, state)` pairs.
+pub type LoadedStates = HashMap<String, Vec<(String, Py<PyAny>)>>;
+
 /// What a recovering run agreed on, as one worker holds it.
 pub struct RecoveryAgreement {
     pub resume: ResumeFrom,
@@ -26,8 +29,8 @@ pub struct RecoveryAgreement {
     pub owned: Vec<(u64, Partition)>,
     /// The worker that writes each partition, by partition index.
     pub primaries: Vec<usize>,
-    /// State loaded for this worker: step id → `(key, state)`.
-    pub states: HashMap<String, Vec<(String, Py<PyAny>)>>,
+    /// State loaded for this worker.
+    pub states: LoadedStates,
 }
 
 /// Stops the run with a Python exception of type `E`.
@@ -256,40 +259,35 @@ impl<'a> Routes<'a> {
 }
 
 /// Turns loaded rows into Python state, each with the serde that wrote it.
-fn deserialize(
-    rows: Vec<LoadedState>,
-    opts: &RecoveryOptions,
-) -> PyResult<HashMap<String, Vec<(String, Py<PyAny>)>>> {
+fn deserialize(rows: Vec<LoadedState>, opts: &RecoveryOptions) -> PyResult<LoadedStates> {
     Python::attach(|py| {
         let mut serdes: HashMap<String, Py<PyAny>> = HashMap::new();
         serdes.insert(opts.serde_name.clone(), opts.serde.clone_ref(py));
-        let mut states: HashMap<String, Vec<(String, Py<PyAny>)>> = HashMap::new();
+        let mut states = LoadedStates::new();
         for row in rows {
             let name = row.serde.clone().unwrap_or_else(|| opts.serde_name.clone());
             if !serdes.contains_key(&name) {
-                let class = import_serde(py, &name).map_err(|err| {
+                let class = import_serde(py, &name).inspect_err(|err| {
                     crate::python::errors::add_note(
                         py,
-                        &err,
+                        err,
                         &format!(
                             "state of step '{}' was snapshotted with serde `{name}`, which cannot be loaded here",
                             row.step_id
                         ),
                     );
-                    err
-                })?;
+            })?;
                 serdes.insert(name.clone(), class);
             }
-            let state = serdes[&name].bind(py).call_method1("de", (row.state.as_str(),)).map_err(|err| {
+            let state = serdes[&name].bind(py).call_method1("de", (row.state.as_str(),)).inspect_err(|err| {
                 crate::python::errors::add_note(
                     py,
-                    &err,
+                    err,
                     &format!(
                         "while loading the snapshot of step '{}' for key {:?} (epoch {}) with serde `{name}`",
                         row.step_id, row.key, row.epoch
                     ),
                 );
-                err
             })?;
             states
                 .entry(row.step_id)
