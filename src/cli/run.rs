@@ -78,6 +78,8 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
         .as_deref()
         .map(|dir| (dir, args.backup_interval.unwrap_or_default()));
     let code = Python::attach(|py| run_flow(py, &args.import_str, opts, recovery));
+    // telemetry: flush and stop trace export, whatever the outcome.
+    crate::telemetry::shutdown();
     if owns_interpreter {
         interpreter::finish();
     }
@@ -106,6 +108,13 @@ fn run_flow(
             }
         }
     }
+    // telemetry: the dataflow API server (BYTEWAX_DATAFLOW_API_*).
+    let process_id = opts.cluster.as_ref().map_or(0, |c| c.process_id);
+    let api = match crate::telemetry::api::ApiConfig::from_env(process_id) {
+        Ok(api) => api,
+        Err(message) => return usage(message),
+    };
+    // end telemetry
     let flow = match locate_dataflow(py, import_str) {
         Ok(flow) => flow,
         Err(LocateError::Usage(message)) => return usage(message),
@@ -117,6 +126,15 @@ fn run_flow(
             return EXIT_FAILURE;
         }
     };
+    // telemetry: start the API server (turns metrics on) before the
+    // dataflow is built.
+    if let Some(api) = &api {
+        if let Err(message) = crate::telemetry::api::start(py, api, &flow) {
+            eprintln!("error: {message}");
+            return EXIT_FAILURE;
+        }
+    }
+    // end telemetry
     let plan = match Plan::from_flow(&flow) {
         Ok(plan) => plan,
         Err(err) => {

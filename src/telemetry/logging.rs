@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use tracing_subscriber::filter::{Filtered, LevelFilter, Targets};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::{reload, Registry};
 
@@ -23,15 +23,16 @@ use tracing_subscriber::{reload, Registry};
 pub type OtelLayer =
     tracing_opentelemetry::OpenTelemetryLayer<Registry, opentelemetry_sdk::trace::Tracer>;
 
-/// The exporter slot: an optional OpenTelemetry layer behind its own
-/// filter. Reloaded in place (`inner_mut`/`filter_mut`), as
-/// `tracing_subscriber` requires for a `Filtered` layer.
-type OtelSlot = Filtered<Option<OtelLayer>, Targets, Registry>;
-
 type SetLevel = Box<dyn Fn(LevelFilter) -> Result<(), reload::Error> + Send + Sync>;
 
 struct Handles {
-    otel: reload::Handle<OtelSlot, Registry>,
+    /// The exporter slot: an optional OpenTelemetry layer...
+    otel: reload::Handle<Option<OtelLayer>, Registry>,
+    /// ...behind its own filter. Both are reloaded separately: a
+    /// `reload::Layer` around a `Filtered` would hide the per-layer filter
+    /// from the registry (it cannot downcast through the lock) and turn
+    /// the filter into a global one.
+    otel_filter: reload::Handle<Targets, Registry>,
     set_level: SetLevel,
 }
 
@@ -57,8 +58,9 @@ fn export_targets(on: bool) -> Targets {
 fn handles(initial: LevelFilter) -> Option<&'static Handles> {
     HANDLES
         .get_or_init(|| {
-            let otel_slot: OtelSlot = None::<OtelLayer>.with_filter(export_targets(false));
-            let (otel, otel_handle) = reload::Layer::new(otel_slot);
+            let (otel, otel_handle) = reload::Layer::new(None::<OtelLayer>);
+            let (otel_filter, otel_filter_handle) = reload::Layer::new(export_targets(false));
+            let otel = otel.with_filter(otel_filter);
 
             let (level_filter, level_handle) = reload::Layer::new(log_targets(initial));
             let fmt = tracing_subscriber::fmt::layer()
@@ -74,6 +76,7 @@ fn handles(initial: LevelFilter) -> Option<&'static Handles> {
                 Box::new(move |level| level_handle.reload(log_targets(level)));
             Some(Handles {
                 otel: otel_handle,
+                otel_filter: otel_filter_handle,
                 set_level,
             })
         })
@@ -101,13 +104,18 @@ pub fn set_exporter(layer: Option<OtelLayer>) -> bool {
     let Some(h) = handles(LevelFilter::WARN) else {
         return false;
     };
-    let on = layer.is_some();
-    h.otel
-        .modify(|slot| {
-            *slot.inner_mut() = layer;
-            *slot.filter_mut() = export_targets(on);
-        })
-        .is_ok()
+    // Turn the filter on only once the layer is in, and off before it
+    // goes, so that no span is half-seen.
+    let result = if layer.is_some() {
+        h.otel
+            .reload(layer)
+            .and_then(|()| h.otel_filter.reload(export_targets(true)))
+    } else {
+        h.otel_filter
+            .reload(export_targets(false))
+            .and_then(|()| h.otel.reload(None))
+    };
+    result.is_ok()
 }
 
 /// Whether an exporter layer is in place.
@@ -115,7 +123,7 @@ pub fn exporting() -> bool {
     match HANDLES.get() {
         Some(Some(h)) => h
             .otel
-            .with_current(|slot| slot.inner().is_some())
+            .with_current(|layer| layer.is_some())
             .unwrap_or(false),
         _ => false,
     }

@@ -26,44 +26,43 @@ const BUCKETS: [f64; 15] = [
 ];
 
 /// A duration histogram with fixed buckets.
+///
+/// Each observation adds to exactly one slot (the first bound it fits, or
+/// the overflow slot); rendering sums the slots, so the cumulative buckets
+/// are monotone and `+Inf` equals `_count` even while other threads
+/// observe.
 #[derive(Default)]
 pub struct Histogram {
-    buckets: [AtomicU64; 15],
-    count: AtomicU64,
+    /// Per-bucket (not cumulative) counts; the last slot is above every
+    /// bound.
+    slots: [AtomicU64; BUCKETS.len() + 1],
     /// Sum in nanoseconds.
     sum_nanos: AtomicU64,
 }
 
 impl Histogram {
     pub fn observe(&self, seconds: f64) {
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
+        let slot = BUCKETS.partition_point(|bound| *bound < seconds);
+        self.slots[slot].fetch_add(1, Ordering::Relaxed);
         self.sum_nanos
-            .fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
+            .fetch_add((seconds.max(0.0) * 1e9) as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            writeln!(
-                out,
-                "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            )
-            .unwrap();
+        let mut cumulative = 0u64;
+        for (bound, slot) in BUCKETS.iter().zip(&self.slots) {
+            cumulative += slot.load(Ordering::Relaxed);
+            writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}").unwrap();
         }
-        let count = self.count.load(Ordering::Relaxed);
-        writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}").unwrap();
+        cumulative += self.slots[BUCKETS.len()].load(Ordering::Relaxed);
+        writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}").unwrap();
         writeln!(
             out,
             "{name}_sum{{{labels}}} {}",
             self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
         )
         .unwrap();
-        writeln!(out, "{name}_count{{{labels}}} {count}").unwrap();
+        writeln!(out, "{name}_count{{{labels}}} {cumulative}").unwrap();
     }
 }
 

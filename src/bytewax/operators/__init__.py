@@ -1004,6 +1004,8 @@ def stateful_map(
         state = resume_state if resume_state is not None else builder()
         return _StatefulMapLogic(step_id, mapper, state)
 
+    # The runtime runs this logic natively (same results, fewer calls).
+    shim_builder._bytewax_native = ("stateful_map", builder, mapper)  # type: ignore[attr-defined]
     return unary("unary", up, shim_builder)
 
 
@@ -1062,6 +1064,8 @@ def fold_final(
         state = resume_state if resume_state is not None else builder()
         return _FoldFinalLogic(step_id, folder, state)
 
+    # The runtime runs this logic natively (same results, fewer calls).
+    shim_builder._bytewax_native = ("fold_final", builder, folder)  # type: ignore[attr-defined]
     return unary("unary", up, shim_builder)
 
 

@@ -2,9 +2,16 @@
 //! due ones are found without visiting every key) and the set of keys
 //! changed since the last snapshot.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
+use foldhash::fast::FixedState;
+
+/// Per-key state of a stateful step. Keys up to 24 bytes are stored inline
+/// in the table entry, so a lookup touches one cache line, not two; the
+/// hasher is fast and fixed (no per-process seed needed here).
+pub type KeyMap<V> = HashMap<CompactString, V, FixedState>;
 
 /// Per-key wake-up times.
 ///

@@ -16,7 +16,7 @@ mod waker;
 pub mod writer;
 
 pub use clock::EpochClock;
-pub use keyed::{Changes, Timers};
+pub use keyed::{Changes, KeyMap, Timers};
 pub use snapshot::{Snapshot, Snapshotter};
 pub use waker::{InputWaker, ProbeWatch};
 

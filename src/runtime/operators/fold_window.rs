@@ -8,13 +8,10 @@
 //! bridging item lose nothing. Items too late for any open window are
 //! dropped, counted, and logged at DEBUG.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use crate::python::time::{micros_from_py, micros_to_utc};
 use crate::window::{Micros, END_OF_TIME};
-use foldhash::fast::FixedState as FastHash;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -24,7 +21,7 @@ use crate::flow::type_name;
 use crate::python::time::to_py;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
-use crate::runtime::epochs::{Changes, Epoch, Snapshot, Snapshotter, Timers};
+use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
 use crate::runtime::routing::item_key;
 use crate::telemetry::metrics::Timer;
 use crate::window::clock::{Clock, ClockState};
@@ -75,7 +72,7 @@ pub fn fold_window<'s>(
                 fold,
                 changes: Changes::new(snapshotter.is_some()),
                 snapshotter,
-                keys: HashMap::default(),
+                keys: KeyMap::default(),
                 timers: Timers::default(),
                 seq: 0,
                 late: 0,
@@ -120,7 +117,7 @@ struct WindowState {
     windower: Windower,
     fold: Fold,
     snapshotter: Option<Snapshotter>,
-    keys: HashMap<String, KeyWindows, FastHash>,
+    keys: KeyMap<KeyWindows>,
     timers: Timers,
     changes: Changes,
     /// Arrival number of the next value (orders a merged session's values).
@@ -295,7 +292,7 @@ impl WindowState {
             let mut kw = self.new_key(&key_obj);
             restore(&mut kw, state.bind(py), &mut self.seq)
                 .map_err(|e| self.ctx.stop(py, e, "loading a snapshot", Some(&key)))?;
-            self.keys.insert(key.clone(), kw);
+            self.keys.insert(key.as_str().into(), kw);
             self.reschedule(&key);
         }
         Ok(())
@@ -330,7 +327,7 @@ impl StatefulLogic for WindowState {
             };
             if !self.keys.contains_key(key) {
                 let kw = self.new_key(&key_obj);
-                self.keys.insert(key.to_string(), kw);
+                self.keys.insert(key.into(), kw);
             }
             let kw = self.keys.get_mut(key).expect("inserted just above");
             let t = kw
@@ -363,7 +360,7 @@ impl StatefulLogic for WindowState {
 
     fn on_wake(&mut self, py: Python<'_>, now: DateTime<Utc>, out: &Bound<'_, PyList>) -> Step<()> {
         for (key, _) in self.timers.take_due(now) {
-            let Some(kw) = self.keys.get_mut(&key) else {
+            let Some(kw) = self.keys.get_mut(key.as_str()) else {
                 continue;
             };
             kw.wake = None;
@@ -375,10 +372,10 @@ impl StatefulLogic for WindowState {
     }
 
     fn on_eof(&mut self, py: Python<'_>, out: &Bound<'_, PyList>) -> Step<()> {
-        let mut keys: Vec<String> = self.keys.keys().cloned().collect();
+        let mut keys: Vec<String> = self.keys.keys().map(|k| k.to_string()).collect();
         keys.sort_unstable();
         for key in keys {
-            let kw = self.keys.get_mut(&key).expect("listed just above");
+            let kw = self.keys.get_mut(key.as_str()).expect("listed just above");
             kw.clock.eof = true;
             self.close_windows(py, &key, END_OF_TIME, out)?;
         }
@@ -408,7 +405,7 @@ impl StatefulLogic for WindowState {
         let keys = self.changes.take();
         let mut snaps = Vec::with_capacity(keys.len());
         for key in keys {
-            let state = match self.keys.get(&key) {
+            let state = match self.keys.get(key.as_str()) {
                 Some(kw) => Some(
                     snapshot(py, kw)
                         .and_then(|s| snapshotter.ser(&s))

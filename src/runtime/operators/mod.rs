@@ -7,6 +7,7 @@ pub mod fold_window;
 pub mod input_dynamic;
 pub mod input_fixed;
 pub mod inspect_debug;
+pub mod keyed_fold;
 pub mod merge;
 pub mod output_dynamic;
 pub mod output_fixed;

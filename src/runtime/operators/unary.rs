@@ -9,19 +9,17 @@
 //! asked of keys touched in the activation (never of logics that do not
 //! override it).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
-use foldhash::fast::FixedState as FastHash;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyString, PyTuple};
 
+use super::keyed_fold::{FoldKind, KeyedFold};
 use super::{PyStream, SnapStream};
 use crate::flow::type_name;
 use crate::python::time::{from_py_opt, now_py, to_py};
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
-use crate::runtime::epochs::{Changes, Epoch, Snapshot, Snapshotter, Timers};
+use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
 use crate::runtime::routing::item_key;
 use crate::telemetry::metrics::Timer;
 
@@ -35,6 +33,16 @@ pub fn unary<'s>(
     snapshotter: Option<Snapshotter>,
 ) -> (PyStream<'s>, SnapStream<'s>) {
     let logic_ctx = ctx.clone();
+    if let Some(kind) = Python::attach(|py| FoldKind::from_builder(builder.bind(py))) {
+        return stateful(
+            up,
+            ctx,
+            resume_epoch,
+            local,
+            Timer::UnaryOnItems,
+            move |_py| Some(KeyedFold::new(logic_ctx, kind, snapshotter, resume)),
+        );
+    }
     stateful(
         up,
         ctx,
@@ -93,7 +101,7 @@ struct UnaryState {
     logic_cls: Py<PyAny>,
     notify_at_base: Py<PyAny>,
     snapshotter: Option<Snapshotter>,
-    logics: HashMap<String, KeyState, FastHash>,
+    logics: KeyMap<KeyState>,
     timers: Timers,
     /// Keys to ask `notify_at` at the end of this activation.
     touched: Vec<String>,
@@ -121,7 +129,7 @@ impl UnaryState {
                 notify_at_base,
                 changes: Changes::new(snapshotter.is_some()),
                 snapshotter,
-                logics: HashMap::default(),
+                logics: KeyMap::default(),
                 timers: Timers::default(),
                 touched: Vec::new(),
                 activation: 1,
@@ -170,7 +178,7 @@ impl UnaryState {
             .map(|m| !m.is(self.notify_at_base.bind(py)))
             .unwrap_or(true);
         self.logics.insert(
-            key.to_string(),
+            key.into(),
             KeyState {
                 logic: logic.unbind(),
                 key: key_obj.clone().unbind(),
@@ -339,7 +347,7 @@ impl StatefulLogic for UnaryState {
 
     fn on_wake(&mut self, py: Python<'_>, now: DateTime<Utc>, out: &Bound<'_, PyList>) -> Step<()> {
         for (key, at) in self.timers.take_due(now) {
-            let Some(ks) = self.logics.get_mut(&key) else {
+            let Some(ks) = self.logics.get_mut(key.as_str()) else {
                 continue;
             };
             ks.sched = None;
@@ -355,10 +363,10 @@ impl StatefulLogic for UnaryState {
     }
 
     fn on_eof(&mut self, py: Python<'_>, out: &Bound<'_, PyList>) -> Step<()> {
-        let mut keys: Vec<String> = self.logics.keys().cloned().collect();
+        let mut keys: Vec<String> = self.logics.keys().map(|k| k.to_string()).collect();
         keys.sort_unstable();
         for key in keys {
-            let Some(ks) = self.logics.get(&key) else {
+            let Some(ks) = self.logics.get(key.as_str()) else {
                 continue;
             };
             let logic = ks.logic.bind(py).clone();
@@ -379,7 +387,7 @@ impl StatefulLogic for UnaryState {
     fn finish_activation(&mut self, py: Python<'_>) -> Step<()> {
         self.activation += 1;
         for key in std::mem::take(&mut self.touched) {
-            let Some(ks) = self.logics.get(&key) else {
+            let Some(ks) = self.logics.get(key.as_str()) else {
                 continue;
             };
             let at = ks
@@ -391,7 +399,10 @@ impl StatefulLogic for UnaryState {
                     self.ctx
                         .stop(py, e, "calling `UnaryLogic.notify_at`", Some(&key))
                 })?;
-            let ks = self.logics.get_mut(&key).expect("looked up just above");
+            let ks = self
+                .logics
+                .get_mut(key.as_str())
+                .expect("looked up just above");
             self.timers.reschedule(&key, ks.sched, at);
             ks.sched = at;
         }
@@ -409,7 +420,7 @@ impl StatefulLogic for UnaryState {
         let keys = self.changes.take();
         let mut snaps = Vec::with_capacity(keys.len());
         for key in keys {
-            let state = match self.logics.get(&key) {
+            let state = match self.logics.get(key.as_str()) {
                 Some(ks) => Some(
                     ks.logic
                         .bind(py)
