@@ -27,6 +27,13 @@ pub fn graph(args: GraphArgs, argv: &[String]) -> i32 {
                 eprint!("{traceback}");
                 return EXIT_FAILURE;
             }
+            Err(LocateError::Interrupted) => return 130,
+            Err(LocateError::Exit(code, message)) => {
+                if let Some(message) = message {
+                    eprintln!("{message}");
+                }
+                return code;
+            }
         };
         let rendered = match args.format {
             GraphFormat::Json => json(py, &flow, args.depth),

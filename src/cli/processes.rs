@@ -122,7 +122,7 @@ pub fn run_processes(args: &RunArgs, processes: usize) -> i32 {
         return 143;
     }
     if signals::interrupted() {
-        return 130;
+        return signals::EXIT_INTERRUPTED;
     }
     // The first process to fail decides; the others only stopped because
     // of it.

@@ -68,7 +68,7 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
 
     let owns_interpreter = !interpreter::is_running();
     if owns_interpreter {
-        signals::install();
+        signals::let_python_handle_sigint();
     }
     if let Err(err) = interpreter::start(Launch::Embedded { argv }) {
         return report_start_error(err);
@@ -80,6 +80,18 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
     let code = Python::attach(|py| run_flow(py, &args.import_str, opts, recovery));
     // telemetry: flush and stop trace export, whatever the outcome.
     crate::telemetry::shutdown();
+    if crate::runtime::ABANDONED.load(std::sync::atomic::Ordering::SeqCst) {
+        // Workers are still stuck in user code: leave without finalising
+        // Python (which would wait for them); flush what was printed.
+        Python::attach(|py| {
+            for stream in ["stdout", "stderr"] {
+                let _ = py
+                    .import("sys")
+                    .and_then(|sys| sys.getattr(stream)?.call_method0("flush"));
+            }
+        });
+        return code;
+    }
     if owns_interpreter {
         interpreter::finish();
     }
@@ -125,6 +137,16 @@ fn run_flow(
             );
             return EXIT_FAILURE;
         }
+        Err(LocateError::Interrupted) => {
+            eprintln!("interrupted while importing `{import_str}`");
+            return 130;
+        }
+        Err(LocateError::Exit(code, message)) => {
+            if let Some(message) = message {
+                eprintln!("{message}");
+            }
+            return code;
+        }
     };
     // telemetry: start the API server (turns metrics on) before the
     // dataflow is built.
@@ -151,7 +173,7 @@ fn run_flow(
         }
         Err((Failure::Interrupted, _)) => {
             eprintln!("interrupted; all workers have been stopped");
-            signals::exit_code()
+            signals::EXIT_INTERRUPTED
         }
         Err((Failure::Runtime(message), _)) | Err((Failure::Peer(message), _)) => {
             eprintln!("error: {message}");

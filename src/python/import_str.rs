@@ -17,6 +17,32 @@ pub enum LocateError {
     /// The user's module (or factory) raised while running: exit code 1,
     /// with its traceback already rendered.
     Raised(String),
+    /// Ctrl-C while the module was importing.
+    Interrupted,
+    /// The module called `sys.exit`: exit with this code, after printing
+    /// the message if there is one.
+    Exit(i32, Option<String>),
+}
+
+/// What an exception raised by the user's module means for the run.
+fn raised(py: Python<'_>, err: &PyErr) -> LocateError {
+    if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+        return LocateError::Interrupted;
+    }
+    if err.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
+        // As Python does: `None` is 0, an int is the code, anything else is
+        // printed and exits 1.
+        let code = err.value(py).getattr("code").ok();
+        return match code {
+            None => LocateError::Exit(0, None),
+            Some(code) if code.is_none() => LocateError::Exit(0, None),
+            Some(code) => match code.extract::<i32>() {
+                Ok(n) => LocateError::Exit(n, None),
+                Err(_) => LocateError::Exit(1, code.str().ok().map(|s| s.to_string())),
+            },
+        };
+    }
+    LocateError::Raised(format_exception(py, err))
 }
 
 /// Imports the module and returns the dataflow the string names.
@@ -54,7 +80,7 @@ pub fn locate_dataflow<'py>(
     let dataflow_cls = py
         .import("bytewax.dataflow")
         .and_then(|m| m.getattr("Dataflow"))
-        .map_err(|e| LocateError::Raised(format_exception(py, &e)))?;
+        .map_err(|e| raised(py, &e))?;
     if !value.is_instance(&dataflow_cls).unwrap_or(false) {
         return Err(LocateError::Usage(format!(
             "`{module_name}:{expr}` is a `{}`, not a `bytewax.dataflow.Dataflow`.{}",
@@ -123,7 +149,7 @@ fn prepare_import(py: Python<'_>, module_part: &str) -> Result<String, LocateErr
         }
         Ok(())
     });
-    inserted.map_err(|e| LocateError::Raised(format_exception(py, &e)))?;
+    inserted.map_err(|e| raised(py, &e))?;
     Ok(name)
 }
 
@@ -152,10 +178,10 @@ fn import_module<'py>(
                      importable from the current directory"
                 )))
             } else {
-                Err(LocateError::Raised(format_exception(py, &err)))
+                Err(raised(py, &err))
             }
         }
-        Err(err) => Err(LocateError::Raised(format_exception(py, &err))),
+        Err(err) => Err(raised(py, &err)),
     }
 }
 
@@ -233,7 +259,7 @@ fn parse_target<'py>(
     match parsed {
         Ok(Ok(target)) => Ok(target),
         Ok(Err(why)) => Err(bad(why)),
-        Err(err) => Err(LocateError::Raised(format_exception(py, &err))),
+        Err(err) => Err(raised(py, &err)),
     }
 }
 
@@ -283,7 +309,7 @@ fn call_factory<'py>(
     }
     value
         .call(args, kwargs.as_ref())
-        .map_err(|err| LocateError::Raised(format_exception(py, &err)))
+        .map_err(|err| raised(py, &err))
 }
 
 /// " Dataflows found in the module: `a`, `b`." (or nothing).

@@ -24,6 +24,13 @@ pub use shared::{Failure, RunShared};
 /// The default epoch length (the CLI's snapshot interval).
 pub const DEFAULT_EPOCH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long workers get to stop after Ctrl-C before they are abandoned.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+
+/// Set when an interrupted run left worker threads behind (stuck in user
+/// code): the process should exit without finalising Python.
+pub static ABANDONED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// How often the supervising thread looks for an interrupt.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(50);
 
@@ -105,12 +112,24 @@ pub fn run(
     };
 
     let mut finished = 0;
+    let mut interrupted_at: Option<std::time::Instant> = None;
     while finished < opts.workers_per_process {
         match done_rx.recv_timeout(SUPERVISE_EVERY) {
             Ok(()) => finished += 1,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if !shared.stopping() && interrupted() {
+                let again = interrupted();
+                if again && interrupted_at.is_none() {
+                    interrupted_at = Some(std::time::Instant::now());
                     shared.fail(Failure::Interrupted);
+                } else if let Some(at) = interrupted_at {
+                    // A worker stuck in user code (a long `sleep`, a
+                    // blocking read) cannot be stopped from here; after a
+                    // grace period, or a second Ctrl-C, give up on it.
+                    if again || at.elapsed() >= INTERRUPT_GRACE {
+                        ABANDONED.store(true, std::sync::atomic::Ordering::SeqCst);
+                        std::mem::forget(guards);
+                        return Err(Failure::Interrupted);
+                    }
                 }
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,

@@ -34,15 +34,21 @@ __all__ = [
 _map = map
 
 
+# Held while a batch is written: a large write to unbuffered stdout can
+# be split into several system calls, and another worker could write in
+# between.
+_STDOUT_LOCK = threading.Lock()
+
+
 class _PrintSinkPartition(StatelessSinkPartition[Any]):
     def write_batch(self, items: List[Any]) -> None:
         if not items:
             return
-        out = sys.stdout
-        # One write per batch, so that lines written by different
-        # workers never interleave within a line.
-        out.write("\n".join(_map(str, items)) + "\n")
-        out.flush()
+        text = "\n".join(_map(str, items)) + "\n"
+        with _STDOUT_LOCK:
+            out = sys.stdout
+            out.write(text)
+            out.flush()
 
 
 class StdOutSink(DynamicSink[Any]):
