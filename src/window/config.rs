@@ -42,6 +42,14 @@ impl SystemClockConfig {
         "SystemClockConfig()"
     }
 
+    /// Pickles as a call to the class with its arguments (every protocol).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Ok((
+            slf.get_type().into_any(),
+            slf.call_method0("__getnewargs__")?,
+        ))
+    }
+
     fn __getnewargs__<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
         PyTuple::empty(py)
     }
@@ -73,6 +81,14 @@ impl EventClockConfig {
             "EventClockConfig(dt_getter={}, wait_for_system_duration={})",
             self.dt_getter.bind(py).repr()?,
             self.wait_for_system_duration.bind(py).repr()?
+        ))
+    }
+
+    /// Pickles as a call to the class with its arguments (every protocol).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Ok((
+            slf.get_type().into_any(),
+            slf.call_method0("__getnewargs__")?,
         ))
     }
 
@@ -128,6 +144,14 @@ impl TumblingWindow {
         ))
     }
 
+    /// Pickles as a call to the class with its arguments (every protocol).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Ok((
+            slf.get_type().into_any(),
+            slf.call_method0("__getnewargs__")?,
+        ))
+    }
+
     fn __getnewargs__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, [self.length.clone_ref(py), self.align_to.clone_ref(py)])
     }
@@ -165,6 +189,14 @@ impl SlidingWindow {
         ))
     }
 
+    /// Pickles as a call to the class with its arguments (every protocol).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Ok((
+            slf.get_type().into_any(),
+            slf.call_method0("__getnewargs__")?,
+        ))
+    }
+
     fn __getnewargs__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(
             py,
@@ -193,6 +225,14 @@ impl SessionWindow {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("SessionWindow(gap={})", self.gap.bind(py).repr()?))
+    }
+
+    /// Pickles as a call to the class with its arguments (every protocol).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Ok((
+            slf.get_type().into_any(),
+            slf.call_method0("__getnewargs__")?,
+        ))
     }
 
     fn __getnewargs__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
@@ -264,6 +304,14 @@ impl WindowMetadata {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.hash(&mut hasher);
         hasher.finish()
+    }
+
+    /// Pickles as a call to the class with its arguments (every protocol).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        Ok((
+            slf.get_type().into_any(),
+            slf.call_method0("__getnewargs__")?,
+        ))
     }
 
     fn __getnewargs__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
