@@ -191,6 +191,12 @@ fn cli_main(
     epoch_interval: Option<&Bound<'_, PyAny>>,
     recovery_config: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
+    // As `bytewax run` does: the dataflow API when its variable is set.
+    let api = crate::telemetry::api::ApiConfig::from_env(process_id.unwrap_or(0))
+        .map_err(PyValueError::new_err)?;
+    if let Some(api) = &api {
+        crate::telemetry::api::start(py, api, flow).map_err(PyRuntimeError::new_err)?;
+    }
     cluster_main(
         py,
         flow,
