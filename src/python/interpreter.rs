@@ -84,7 +84,14 @@ pub fn finish() -> i32 {
         return 0;
     }
     unsafe {
+        // The run is over: a Ctrl-C now (or one still pending, e.g. when a
+        // peer's stop message won the race against our own signal) must
+        // not surface as a KeyboardInterrupt during shutdown.
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
         ffi::PyGILState_Ensure();
+        if ffi::PyErr_CheckSignals() < 0 {
+            ffi::PyErr_Clear();
+        }
         if ffi::Py_FinalizeEx() < 0 {
             return 120;
         }

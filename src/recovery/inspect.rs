@@ -72,6 +72,15 @@ pub fn inspect(dir: &Path) -> Result<String, String> {
     for (step, (rows, keys)) in &steps {
         writeln!(out, "  {step}  {rows} rows, {keys} keys").unwrap();
     }
+    let unusable = files.len() - infos.len();
+    if unusable > 0 {
+        writeln!(
+            out,
+            "Next run: cannot start: {unusable} file(s) above are not usable recovery partitions; move them out of the directory"
+        )
+        .unwrap();
+        return Ok(out);
+    }
     match resume_from(&infos) {
         Ok(r) => writeln!(
             out,

@@ -144,6 +144,14 @@ pub fn run(
             panicked.get_or_insert(message);
         }
     }
+    if panicked.is_some() && opts.cluster.is_some() && !shared.has_failed() {
+        // A worker that crashed because a peer vanished: the control
+        // connection says which peer, given a moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !shared.has_failed() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     if let Some(failure) = shared.take_failure() {
         return Err(failure);
     }

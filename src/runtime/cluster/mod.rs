@@ -95,12 +95,33 @@ struct CommsKeeper {
 
 impl Drop for CommsKeeper {
     fn drop(&mut self) {
-        if let Some(guard) = self.guard.take() {
-            if self.shared.stopping() {
-                std::mem::forget(guard);
-            }
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        if self.shared.stopping() || NETWORK_DOWN.load(Ordering::SeqCst) {
+            std::mem::forget(guard);
+            return;
+        }
+        // A peer can still die while its connections are being closed;
+        // joining a network thread that panicked then panics too. The run
+        // is over by then, so that is not worth more than a log line.
+        QUIET.with(|q| q.set(true));
+        let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(guard)));
+        QUIET.with(|q| q.set(false));
+        if joined.is_err() {
+            tracing::warn!("a peer closed its connection abruptly after the run completed");
         }
     }
+}
+
+thread_local! {
+    /// Set while joining network threads, whose panics are expected then.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a network thread has failed (a peer is gone).
+pub fn network_down() -> bool {
+    NETWORK_DOWN.load(Ordering::SeqCst)
 }
 
 /// Set once a network thread has failed: the cluster is coming down.
@@ -121,6 +142,9 @@ fn quiet_network_panics() {
                 return;
             }
             if name.starts_with("timely:") && NETWORK_DOWN.load(Ordering::SeqCst) {
+                return;
+            }
+            if QUIET.with(|q| q.get()) {
                 return;
             }
             previous(info);
