@@ -83,6 +83,7 @@ pub fn run_processes(args: &RunArgs, processes: usize) -> i32 {
             .env_remove("BYTEWAX_ADDRESSES")
             .env_remove("BYTEWAX_HOSTFILE_PATH")
             .env_remove("BYTEWAX_POD_NAME")
+            .parent_death_signal()
             .spawn();
         match spawned {
             Ok(child) => children.push(child),
@@ -149,4 +150,29 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Children should not outlive a parent that is killed outright.
+trait ParentDeathSignal {
+    fn parent_death_signal(&mut self) -> &mut Self;
+}
+
+impl ParentDeathSignal for Command {
+    #[cfg(target_os = "linux")]
+    fn parent_death_signal(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; it only sets a flag on the
+        // child.
+        unsafe {
+            self.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            })
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn parent_death_signal(&mut self) -> &mut Self {
+        self
+    }
 }

@@ -40,10 +40,11 @@ pub fn start(
     shared: &Arc<RunShared>,
 ) -> Result<Cluster, String> {
     quiet_network_panics();
-    let timeout = std::env::var("BYTEWAX_CONNECT_TIMEOUT")
-        .ok()
-        .and_then(|v| crate::cli::duration::parse_duration(&v).ok())
-        .unwrap_or(CONNECT_TIMEOUT);
+    let timeout = match std::env::var("BYTEWAX_CONNECT_TIMEOUT") {
+        Ok(v) => crate::cli::duration::parse_duration(&v)
+            .map_err(|e| format!("BYTEWAX_CONNECT_TIMEOUT: {e}"))?,
+        Err(_) => CONNECT_TIMEOUT,
+    };
     let me = Hello {
         process: spec.process_id as u32,
         processes: spec.addresses.len() as u32,

@@ -251,8 +251,9 @@ fn timeout_message(
         })
         .collect();
     format!(
-        "could not connect to {} within {}s; are they running, with the same -a/--addresses list?",
+        "could not connect to {} within {}; are they running, with the same -a/--addresses list? \
+         (BYTEWAX_CONNECT_TIMEOUT sets how long to wait)",
         missing.join(", "),
-        timeout.as_secs()
+        humantime::format_duration(timeout)
     )
 }

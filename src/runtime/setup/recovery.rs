@@ -57,9 +57,10 @@ pub fn agree_recovery(
     // 1. Which partitions this process can see.
     let local = match list_local(dir) {
         Ok(local) => local,
-        Err(message) => {
-            return fail::<PyFileNotFoundError>(shared, message);
+        Err(ListError::NoDirectory(message)) => {
+            return fail::<PyFileNotFoundError>(shared, message)
         }
+        Err(ListError::Unusable(message)) => return fail::<PyRuntimeError>(shared, message),
     };
     let report: Vec<(u64, usize)> = if me % threads == 0 {
         local
@@ -193,28 +194,36 @@ pub fn agree_recovery(
     })
 }
 
+/// Why the partition files could not be listed.
+enum ListError {
+    NoDirectory(String),
+    /// A file that is not a partition, or two copies of one.
+    Unusable(String),
+}
+
 /// The partition files of this process: index → path. Two files claiming
 /// the same index is an error.
-fn list_local(dir: &std::path::Path) -> Result<BTreeMap<u64, PathBuf>, String> {
+fn list_local(dir: &std::path::Path) -> Result<BTreeMap<u64, PathBuf>, ListError> {
     if !dir.is_dir() {
-        return Err(format!(
+        return Err(ListError::NoDirectory(format!(
             "recovery directory `{}` does not exist; create it with `bytewax init-db {} COUNT`",
             dir.display(),
             dir.display()
-        ));
+        )));
     }
-    let files = partition_files(dir).map_err(|e| e.to_string())?;
+    let unusable = |e: crate::recovery::store::StoreError| ListError::Unusable(e.to_string());
+    let files = partition_files(dir).map_err(unusable)?;
     let mut local: BTreeMap<u64, PathBuf> = BTreeMap::new();
     for path in files {
-        let part = Partition::open(&path).map_err(|e| e.to_string())?;
-        let info = part.info().map_err(|e| e.to_string())?;
+        let part = Partition::open(&path).map_err(unusable)?;
+        let info = part.info().map_err(unusable)?;
         if let Some(other) = local.insert(info.index, path.clone()) {
-            return Err(format!(
+            return Err(ListError::Unusable(format!(
                 "`{}` and `{}` are both recovery partition {}; remove the copy",
                 other.display(),
                 path.display(),
                 info.index
-            ));
+            )));
         }
     }
     Ok(local)
