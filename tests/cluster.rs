@@ -10,13 +10,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    bytewax, count, embedded_python_executable, flows_dir, lines, multiset_diff, repo_root,
-    write_flow, Cmd, Output, Running, TempDir, PANIC_MARKERS,
+    bytewax, count, flows_dir, lines, multiset_diff, repo_root, tools_venv, write_flow, Cmd,
+    Output, Running, TempDir, PANIC_MARKERS,
 };
 
 // ---------------------------------------------------------------------
@@ -66,63 +65,6 @@ fn assert_no_panics(outs: &[&Output]) {
     for out in outs {
         out.assert_no_panic();
     }
-}
-
-/// A virtualenv with `jsonpickle` and `pytest`, made once under the target
-/// folder (`target/rectests-venv`) and reused.
-fn tools_venv() -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let venv = tmp.parent().unwrap_or(tmp).join("rectests-venv");
-    let ready = venv.join(".ready");
-    let works = |v: &Path| {
-        bytewax(["python", "-c", "import jsonpickle, pytest"])
-            .env("VIRTUAL_ENV", v)
-            .timeout(Duration::from_secs(120))
-            .run()
-            .code
-            == Some(0)
-    };
-    if ready.is_file() && works(&venv) {
-        return venv;
-    }
-    let building = tmp
-        .parent()
-        .unwrap_or(tmp)
-        .join(format!("rectests-venv.building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
-    let python = embedded_python_executable();
-    Cmd::new(&python)
-        .args(["-m", "venv"])
-        .arg(&building)
-        .timeout(Duration::from_secs(300))
-        .run()
-        .assert_success();
-    Cmd::new(building.join("bin").join("python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            "jsonpickle",
-            "pytest",
-        ])
-        .timeout(Duration::from_secs(600))
-        .run()
-        .assert_success();
-    std::fs::write(building.join(".ready"), b"ok\n").unwrap();
-    let _ = std::fs::remove_dir_all(&venv);
-    if std::fs::rename(&building, &venv).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    assert!(
-        works(&venv),
-        "the virtualenv {} cannot import jsonpickle and pytest",
-        venv.display()
-    );
-    venv
 }
 
 /// A flow with one endless source partition per worker: worker `W` emits

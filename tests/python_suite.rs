@@ -10,80 +10,30 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{bytewax, embedded_python_executable, repo_root, Cmd};
+use common::{bytewax, repo_root};
 
 const NEEDED: &str = "import pytest, jsonpickle";
 
-/// `target/test-venv` (next to `target/tmp`, so it follows
-/// `CARGO_TARGET_DIR`).
-fn test_venv_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("test-venv")
-}
-
-/// Whether the binary, with `VIRTUAL_ENV` set to `venv` (or inherited from
-/// the caller when `None`), can import what the suite needs.
-fn can_import_needed(venv: Option<&Path>) -> bool {
+/// Whether the binary, with `VIRTUAL_ENV` inherited from the caller, can
+/// import what the suite needs.
+fn caller_has_pytest() -> bool {
     let mut cmd = bytewax(["python", "-c", NEEDED]).timeout(Duration::from_secs(120));
-    match venv {
-        Some(v) => cmd = cmd.env("VIRTUAL_ENV", v),
-        None => {
-            if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
-                cmd = cmd.env("VIRTUAL_ENV", v);
-            }
-        }
+    if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
+        cmd = cmd.env("VIRTUAL_ENV", v);
     }
     cmd.run().code == Some(0)
 }
 
 /// The virtualenv to run the suite in: the caller's (if it has pytest),
-/// else `target/test-venv`, made on first use.
+/// else the shared test venv, made on first use.
 fn suite_venv() -> Option<PathBuf> {
-    if can_import_needed(None) {
+    if caller_has_pytest() {
         return std::env::var_os("VIRTUAL_ENV").map(PathBuf::from);
     }
-    let venv = test_venv_dir();
-    // Written only after pip succeeded, so a half-made venv is redone.
-    let ready = venv.join(".bytewax-test-venv-ready");
-    if ready.is_file() && can_import_needed(Some(&venv)) {
-        return Some(venv);
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let python = embedded_python_executable();
-    eprintln!(
-        "creating {} with {} (pytest is not importable otherwise)",
-        venv.display(),
-        python.display()
-    );
-    Cmd::new(&python)
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .timeout(Duration::from_secs(300))
-        .run()
-        .assert_success();
-    Cmd::new(venv.join("bin").join("python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            "pytest",
-            "jsonpickle",
-        ])
-        .timeout(Duration::from_secs(600))
-        .run()
-        .assert_success();
-    assert!(
-        can_import_needed(Some(&venv)),
-        "pytest and jsonpickle were installed into {} but `bytewax python` cannot import them",
-        venv.display()
-    );
-    std::fs::write(&ready, "pytest jsonpickle\n").expect("write the venv marker");
-    Some(venv)
+    Some(common::tools_venv())
 }
 
 #[test]

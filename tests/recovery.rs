@@ -11,13 +11,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{
-    bytewax, count, embedded_python_executable, lines, multiset_diff, write_flow, Cmd, Output,
-    TempDir,
-};
+use common::{bytewax, count, lines, multiset_diff, tools_venv, write_flow, Cmd, Output, TempDir};
 
 // ---------------------------------------------------------------------
 // Helpers.
@@ -211,65 +207,6 @@ fn seed(test: &str, default: u64) -> u64 {
         .unwrap_or(default);
     eprintln!("{test}: seed {seed} (replay with BYTEWAX_TEST_SEED={seed})");
     seed
-}
-
-/// A virtualenv with `jsonpickle` and `pytest`, made once under the target
-/// folder (`target/rectests-venv`) and reused.
-fn tools_venv() -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let venv = tmp.parent().unwrap_or(tmp).join("rectests-venv");
-    let ready = venv.join(".ready");
-    let works = |v: &Path| {
-        bytewax(["python", "-c", "import jsonpickle, pytest"])
-            .env("VIRTUAL_ENV", v)
-            .timeout(Duration::from_secs(120))
-            .run()
-            .code
-            == Some(0)
-    };
-    if ready.is_file() && works(&venv) {
-        return venv;
-    }
-    // Built under a private name and renamed into place, so a concurrent
-    // test process never sees a half-made venv.
-    let building = tmp
-        .parent()
-        .unwrap_or(tmp)
-        .join(format!("rectests-venv.building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
-    let python = embedded_python_executable();
-    Cmd::new(&python)
-        .args(["-m", "venv"])
-        .arg(&building)
-        .timeout(Duration::from_secs(300))
-        .run()
-        .assert_success();
-    Cmd::new(building.join("bin").join("python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            "jsonpickle",
-            "pytest",
-        ])
-        .timeout(Duration::from_secs(600))
-        .run()
-        .assert_success();
-    std::fs::write(building.join(".ready"), b"ok\n").unwrap();
-    let _ = std::fs::remove_dir_all(&venv);
-    if std::fs::rename(&building, &venv).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    assert!(
-        works(&venv),
-        "the virtualenv {} cannot import jsonpickle and pytest",
-        venv.display()
-    );
-    venv
 }
 
 const JSONPICKLE_WARNING: &str = "`jsonpickle` package is not installed";

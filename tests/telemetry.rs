@@ -535,42 +535,9 @@ fn spans_are_flushed_after_ctrl_c() {
 /// the target folder on first use and reused; `None` (after a loud
 /// message) only if PyPI cannot be reached.
 fn otlp_venv() -> Option<PathBuf> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("telemetry-venv");
-    let python = dir.join("bin").join("python");
-    let ready = dir.join(".bytewax-telemetry-ready");
-    if ready.exists() && python.exists() {
-        return Some(python);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let base = option_env!("BYTEWAX_BUILD_PYTHON").unwrap_or("python3");
-    let base = if Path::new(base).exists() {
-        base
-    } else {
-        "python3"
-    };
-    common::Cmd::new(base)
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .timeout(Duration::from_secs(180))
-        .run()
-        .assert_success();
-    let pip = common::Cmd::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--quiet",
-            "grpcio",
-            "opentelemetry-proto",
-        ])
-        .timeout(Duration::from_secs(600))
-        .run();
-    if pip.code != Some(0) {
-        if pypi_unreachable(&pip) {
+    match common::shared_venv("telemetry-venv", &["grpcio", "opentelemetry-proto"]) {
+        Ok(venv) => Some(venv.join("bin").join("python")),
+        Err(pip) if pypi_unreachable(&pip) => {
             eprintln!(
                 "\n\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
                  SKIPPING the OTLP export test: PyPI is unreachable, so grpcio and\n\
@@ -579,15 +546,13 @@ fn otlp_venv() -> Option<PathBuf> {
                  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
                 pip.stderr
             );
-            return None;
+            None
         }
-        panic!(
+        Err(pip) => panic!(
             "installing grpcio and opentelemetry-proto failed\n{}",
             pip.report()
-        );
+        ),
     }
-    std::fs::write(&ready, "grpcio opentelemetry-proto\n").unwrap();
-    Some(python)
 }
 
 fn pypi_unreachable(pip: &Output) -> bool {

@@ -12,7 +12,7 @@ use timely::dataflow::channels::pushers::exchange::Distributor;
 use timely::dataflow::channels::{Message, Stamp};
 
 use super::batch::PyBatch;
-use super::context::StepCtx;
+use super::context::{Step, StepCtx};
 
 /// A 64-bit hash of a state key that is the same in every process, run and
 /// build, so state keeps meeting its key's items after a restart.
@@ -55,6 +55,44 @@ pub fn item_key<'a, 'py>(item: &'a Bound<'py, PyAny>) -> Option<Borrowed<'a, 'py
     // SAFETY: the length was checked just above.
     let key = unsafe { tuple.get_borrowed_item_unchecked(0) };
     key.cast::<PyString>().ok()
+}
+
+/// Takes a `(key, value)` item apart for a stateful step, or stops the run
+/// with an error naming the step and the offending item's type.
+pub fn split_keyed<'a, 'py>(
+    ctx: &StepCtx,
+    py: Python<'py>,
+    item: &'a Bound<'py, PyAny>,
+) -> Step<(Borrowed<'a, 'py, PyString>, Borrowed<'a, 'py, PyAny>)> {
+    let Some(key) = item_key(item) else {
+        let err = ctx.type_error(format!(
+            "a stateful step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
+            crate::flow::type_name(item),
+            describe_bad_item(item)
+        ));
+        return Err(ctx.stop(py, err, "routing an item by key", None));
+    };
+    // SAFETY: `item_key` checked it is a 2-tuple.
+    let value = unsafe {
+        item.cast_unchecked::<PyTuple>()
+            .get_borrowed_item_unchecked(1)
+    };
+    Ok((key, value))
+}
+
+/// A hint for the most common mistake: forgetting to key the stream.
+fn describe_bad_item(item: &Bound<'_, PyAny>) -> String {
+    match item.cast::<PyTuple>() {
+        Ok(t) if t.len() == 2 => match t.get_item(0) {
+            Ok(k) => format!(
+                " (its key is a `{}`; keys must be `str`)",
+                crate::flow::type_name(&k)
+            ),
+            Err(_) => String::new(),
+        },
+        Ok(t) => format!(" (a tuple of {} items)", t.len()),
+        Err(_) => "; key the stream first, e.g. with `op.key_on`".to_string(),
+    }
 }
 
 /// Chooses a destination worker for one item.
@@ -113,30 +151,24 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
         stamp: &Stamp<T>,
         pushers: &mut [P],
     ) {
-        let peers = pushers.len();
-        if peers == 1 {
-            Message::push_at(container, stamp.clone(), &mut pushers[0]);
-            return;
-        }
-        Python::attach(|py| {
-            let list = match container.take(py) {
-                Ok(list) => list,
-                Err(err) => {
-                    return self
-                        .ctx
-                        .fail(py, err, "unpickling items from another process", None)
+        let route = &mut self.route;
+        distribute(
+            &self.ctx,
+            &self.local,
+            container,
+            stamp,
+            pushers,
+            |py, list, peers| {
+                let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers).map(|_| None).collect();
+                for item in list.iter() {
+                    let dest = route.route(&item, peers);
+                    outs[dest]
+                        .get_or_insert_with(|| PyList::empty(py))
+                        .append(item)?;
                 }
-            };
-            let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers).map(|_| None).collect();
-            for item in list.iter() {
-                let dest = self.route.route(&item, peers);
-                let out = outs[dest].get_or_insert_with(|| PyList::empty(py));
-                if let Err(err) = out.append(item) {
-                    return self.ctx.fail(py, err, "routing items", None);
-                }
-            }
-            push_batches(py, &self.ctx, &self.local, outs, stamp, pushers);
-        });
+                Ok(outs)
+            },
+        );
     }
 
     fn flush<T: Clone, P: Push<Message<T, PyBatch>>>(
@@ -145,6 +177,41 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
         _pushers: &mut [P],
     ) {
     }
+}
+
+/// Splits a batch with `split` (one optional list per worker) and sends
+/// the parts; a single worker gets the batch as it is, untouched.
+fn distribute<T, P, F>(
+    ctx: &StepCtx,
+    local: &Range<usize>,
+    container: &mut PyBatch,
+    stamp: &Stamp<T>,
+    pushers: &mut [P],
+    split: F,
+) where
+    T: Clone,
+    P: Push<Message<T, PyBatch>>,
+    F: for<'py> FnOnce(
+        Python<'py>,
+        &Bound<'py, PyList>,
+        usize,
+    ) -> PyResult<Vec<Option<Bound<'py, PyList>>>>,
+{
+    let peers = pushers.len();
+    if peers == 1 {
+        Message::push_at(container, stamp.clone(), &mut pushers[0]);
+        return;
+    }
+    Python::attach(|py| {
+        let list = match container.take(py) {
+            Ok(list) => list,
+            Err(err) => return ctx.fail(py, err, "unpickling items from another process", None),
+        };
+        match split(py, &list, peers) {
+            Ok(outs) => push_batches(py, ctx, local, outs, stamp, pushers),
+            Err(err) => ctx.fail(py, err, "routing items", None),
+        }
+    });
 }
 
 /// Sends one list per destination worker; lists bound for another process
@@ -194,33 +261,26 @@ impl Distributor<PyBatch> for EvenDistributor {
         stamp: &Stamp<T>,
         pushers: &mut [P],
     ) {
-        let peers = pushers.len();
-        if peers == 1 {
-            Message::push_at(container, stamp.clone(), &mut pushers[0]);
-            return;
-        }
-        Python::attach(|py| {
-            let list = match container.take(py) {
-                Ok(list) => list,
-                Err(err) => {
-                    return self
-                        .ctx
-                        .fail(py, err, "unpickling items from another process", None)
-                }
-            };
-            let n = list.len();
-            let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers).map(|_| None).collect();
-            for (slot, out) in outs.iter_mut().enumerate() {
-                let lo = slot * n / peers;
-                let hi = (slot + 1) * n / peers;
-                if hi > lo {
-                    *out = Some(list.get_slice(lo, hi));
-                }
-            }
-            outs.rotate_right(self.next % peers);
-            self.next = self.next.wrapping_add(1);
-            push_batches(py, &self.ctx, &self.local, outs, stamp, pushers);
-        });
+        let next = &mut self.next;
+        distribute(
+            &self.ctx,
+            &self.local,
+            container,
+            stamp,
+            pushers,
+            |_py, list, peers| {
+                let n = list.len();
+                let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers)
+                    .map(|slot| {
+                        let (lo, hi) = (slot * n / peers, (slot + 1) * n / peers);
+                        (hi > lo).then(|| list.get_slice(lo, hi))
+                    })
+                    .collect();
+                outs.rotate_right(*next % peers);
+                *next = next.wrapping_add(1);
+                Ok(outs)
+            },
+        );
     }
 
     fn flush<T: Clone, P: Push<Message<T, PyBatch>>>(

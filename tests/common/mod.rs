@@ -772,3 +772,69 @@ pub fn venv_site_packages(venv: &Path) -> PathBuf {
     }
     panic!("no lib/python*/site-packages in {}", venv.display());
 }
+
+/// A virtualenv under the target folder with `packages` installed, made
+/// once and reused by every test (and test binary) that asks for the same
+/// `name`. It is built aside and renamed into place, so a half-made one is
+/// never used. `Err` carries pip's output when installing failed.
+pub fn shared_venv(name: &str, packages: &[&str]) -> Result<PathBuf, Output> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let root = tmp.parent().unwrap_or(tmp);
+    let venv = root.join(name);
+    let ready = venv.join(".bytewax-test-venv-ready");
+    let wanted = packages.join(" ");
+    if std::fs::read_to_string(&ready).is_ok_and(|s| s.trim() == wanted) {
+        return Ok(venv);
+    }
+    let building = root.join(format!("{name}.building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    eprintln!(
+        "creating the test virtualenv {} with {wanted}",
+        venv.display()
+    );
+    Cmd::new(embedded_python_executable())
+        .args(["-m", "venv"])
+        .arg(&building)
+        .timeout(Duration::from_secs(300))
+        .run()
+        .assert_success();
+    let pip = Cmd::new(building.join("bin").join("python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+        ])
+        .args(packages)
+        .timeout(Duration::from_secs(900))
+        .run();
+    if pip.code != Some(0) {
+        let _ = std::fs::remove_dir_all(&building);
+        return Err(pip);
+    }
+    std::fs::write(
+        building.join(".bytewax-test-venv-ready"),
+        format!("{wanted}\n"),
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&venv);
+    if std::fs::rename(&building, &venv).is_err() {
+        // Another test binary got there first; theirs is as good.
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    Ok(venv)
+}
+
+/// The virtualenv with `jsonpickle` and `pytest` many tests use.
+pub fn tools_venv() -> PathBuf {
+    shared_venv("tools-venv", &["jsonpickle", "pytest"]).unwrap_or_else(|pip| {
+        panic!(
+            "cannot install jsonpickle and pytest for the tests\n{}",
+            pip.report()
+        )
+    })
+}

@@ -15,14 +15,12 @@ use crate::window::{Micros, END_OF_TIME};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use super::unary::describe_bad_item;
 use super::{PyStream, SnapStream};
-use crate::flow::type_name;
 use crate::python::time::to_py;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
-use crate::runtime::routing::item_key;
+use crate::runtime::routing::split_keyed;
 use crate::telemetry::metrics::Timer;
 use crate::window::clock::{Clock, ClockState};
 use crate::window::config::WindowMetadata;
@@ -309,22 +307,10 @@ impl StatefulLogic for WindowState {
     ) -> Step<()> {
         let now = Utc::now().timestamp_micros();
         for item in items.iter() {
-            let Some(key_obj) = item_key(&item) else {
-                let err = self.ctx.type_error(format!(
-                    "a window step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
-                    type_name(&item),
-                    describe_bad_item(&item)
-                ));
-                return Err(self.ctx.stop(py, err, "routing an item by key", None));
-            };
+            let (key_obj, value) = split_keyed(&self.ctx, py, &item)?;
             let key = key_obj
                 .to_str()
                 .map_err(|e| self.ctx.stop(py, e, "reading a key", None))?;
-            // SAFETY: `item_key` checked it is a 2-tuple.
-            let value = unsafe {
-                item.cast_unchecked::<PyTuple>()
-                    .get_borrowed_item_unchecked(1)
-            };
             if !self.keys.contains_key(key) {
                 let kw = self.new_key(&key_obj);
                 self.keys.insert(key.into(), kw);

@@ -12,12 +12,11 @@ use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
-use super::unary::describe_bad_item;
 use crate::flow::type_name;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::StatefulLogic;
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter};
-use crate::runtime::routing::item_key;
+use crate::runtime::routing::split_keyed;
 
 /// Which fold, with the user's functions.
 pub enum FoldKind {
@@ -123,22 +122,10 @@ impl StatefulLogic for KeyedFold {
         };
         let is_map = matches!(self.kind, FoldKind::StatefulMap { .. });
         for item in items.iter() {
-            let Some(key_obj) = item_key(&item) else {
-                let err = self.ctx.type_error(format!(
-                    "a stateful step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
-                    type_name(&item),
-                    describe_bad_item(&item)
-                ));
-                return Err(self.ctx.stop(py, err, "routing an item by key", None));
-            };
+            let (key_obj, value) = split_keyed(&self.ctx, py, &item)?;
             let key = key_obj
                 .to_str()
                 .map_err(|e| self.ctx.stop(py, e, "reading a key", None))?;
-            // SAFETY: `item_key` checked it is a 2-tuple.
-            let value = unsafe {
-                item.cast_unchecked::<PyTuple>()
-                    .get_borrowed_item_unchecked(1)
-            };
             let ks =
                 match self.keys.get_mut(key) {
                     Some(ks) => ks,

@@ -20,7 +20,7 @@ use crate::python::time::{from_py_opt, now_py, to_py};
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
-use crate::runtime::routing::item_key;
+use crate::runtime::routing::split_keyed;
 use crate::telemetry::metrics::Timer;
 
 pub fn unary<'s>(
@@ -300,22 +300,10 @@ impl StatefulLogic for UnaryState {
     ) -> Step<()> {
         let on_item = pyo3::intern!(py, "on_item");
         for item in items.iter() {
-            let Some(key_obj) = item_key(&item) else {
-                let err = self.ctx.type_error(format!(
-                    "a stateful step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
-                    type_name(&item),
-                    describe_bad_item(&item)
-                ));
-                return Err(self.ctx.stop(py, err, "routing an item by key", None));
-            };
+            let (key_obj, value) = split_keyed(&self.ctx, py, &item)?;
             let key = key_obj
                 .to_str()
                 .map_err(|e| self.ctx.stop(py, e, "reading a key", None))?;
-            // SAFETY: `item_key` checked it is a 2-tuple.
-            let value = unsafe {
-                item.cast_unchecked::<PyTuple>()
-                    .get_borrowed_item_unchecked(1)
-            };
             // One lookup per item: touching the key before the call is
             // equivalent to touching it after.
             let logic = match self.logics.get_mut(key) {
@@ -445,17 +433,5 @@ impl StatefulLogic for UnaryState {
 
     fn clear_timers(&mut self) {
         self.timers.clear();
-    }
-}
-
-/// A hint for the most common mistake: forgetting to key the stream.
-pub fn describe_bad_item(item: &Bound<'_, PyAny>) -> String {
-    match item.cast::<PyTuple>() {
-        Ok(t) if t.len() == 2 => match t.get_item(0) {
-            Ok(k) => format!(" (its key is a `{}`; keys must be `str`)", type_name(&k)),
-            Err(_) => String::new(),
-        },
-        Ok(t) => format!(" (a tuple of {} items)", t.len()),
-        Err(_) => "; key the stream first, e.g. with `op.key_on`".to_string(),
     }
 }
