@@ -1,9 +1,14 @@
 # Serves the `bytewax` package from sources compiled into the binary.
 #
 # Installed first on `sys.meta_path`, so the embedded package always wins
-# over a `bytewax` pip-installed in the active environment.
+# over a `bytewax` pip-installed in the active environment. Packages get a
+# `__path__` of `<embedded>/...` entries, handled by a path hook, so tools
+# that walk packages (`pkgutil.walk_packages`, doctest collectors) see the
+# embedded modules too.
 import sys
 from importlib.machinery import ModuleSpec
+
+PREFIX = "<embedded>/"
 
 
 class EmbeddedImporter:
@@ -22,11 +27,11 @@ class EmbeddedImporter:
             return None
         is_package, relpath, _source = entry
         spec = ModuleSpec(
-            fullname, self, origin=f"<embedded>/{relpath}", is_package=is_package
+            fullname, self, origin=PREFIX + relpath, is_package=is_package
         )
         spec.has_location = True
         if is_package:
-            spec.submodule_search_locations = []
+            spec.submodule_search_locations = [PREFIX + fullname.replace(".", "/")]
         return spec
 
     def create_module(self, spec):
@@ -42,7 +47,7 @@ class EmbeddedImporter:
 
     def get_code(self, fullname):
         is_package, relpath, source = self._modules[fullname]
-        return compile(source, f"<embedded>/{relpath}", "exec", dont_inherit=True)
+        return compile(source, PREFIX + relpath, "exec", dont_inherit=True)
 
     def get_source(self, fullname):
         entry = self._modules.get(fullname)
@@ -54,9 +59,36 @@ class EmbeddedImporter:
             raise ImportError(f"no embedded module {fullname!r}", name=fullname)
         return entry[0]
 
+    def path_hook(self, path):
+        """`sys.path_hooks` entry for the `<embedded>/...` package paths."""
+        if not path.startswith(PREFIX):
+            raise ImportError("not an embedded path")
+        return EmbeddedPath(self, path[len(PREFIX) :].replace("/", "."))
+
+
+class EmbeddedPath:
+    """The modules directly inside one embedded package."""
+
+    def __init__(self, importer, package):
+        self._importer = importer
+        self._package = package
+
+    def find_spec(self, fullname, target=None):
+        return self._importer.find_spec(fullname)
+
+    def iter_modules(self, prefix=""):
+        depth = self._package.count(".") + 1
+        names = sorted(self._importer._modules) + ["bytewax.bytewax"]
+        for name in names:
+            if name.startswith(self._package + ".") and name.count(".") == depth:
+                is_package = name in self._importer._modules and self._importer._modules[name][0]
+                yield prefix + name.rsplit(".", 1)[1], is_package
+
 
 def install(modules, native):
     for finder in sys.meta_path:
         if isinstance(finder, EmbeddedImporter):
             return
-    sys.meta_path.insert(0, EmbeddedImporter(modules, native))
+    importer = EmbeddedImporter(modules, native)
+    sys.meta_path.insert(0, importer)
+    sys.path_hooks.insert(0, importer.path_hook)

@@ -44,3 +44,10 @@ def test_doctest(test):
     runner.run(test, out=failures.append)
     results = runner.summarize(verbose=False)
     assert results.failed == 0, "".join(failures)
+
+
+def test_docstring_examples_are_collected():
+    # Guards against the collector silently finding nothing (for example if
+    # the embedded package stopped being walkable).
+    collected = [case for case in _collect() if case.values[0] is not None]
+    assert len(collected) >= 50, f"only {len(collected)} docstring examples found"

@@ -6,6 +6,8 @@
   directories of files, with resume support.
 - `bytewax.connectors.demo`: a source of random numbers for trying
   things out.
+- `bytewax.connectors.kafka`: consume from and produce to Kafka topics
+  (needs the `confluent-kafka` package in the active virtualenv).
 
 To write your own, subclass the interfaces in `bytewax.inputs` and
 `bytewax.outputs`.
