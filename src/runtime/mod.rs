@@ -82,6 +82,7 @@ pub fn run(
     opts: RunOptions,
     interrupted: &mut dyn FnMut() -> bool,
 ) -> Result<(), Failure> {
+    let _gc = gil::GcTuning::for_run();
     let shared = Arc::new(RunShared::default());
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<()>();
     let (builders, others) = match &opts.cluster {

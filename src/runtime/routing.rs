@@ -158,16 +158,7 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
             container,
             stamp,
             pushers,
-            |py, list, peers| {
-                let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers).map(|_| None).collect();
-                for item in list.iter() {
-                    let dest = route.route(&item, peers);
-                    outs[dest]
-                        .get_or_insert_with(|| PyList::empty(py))
-                        .append(item)?;
-                }
-                Ok(outs)
-            },
+            |py, list, peers| Ok(split_by(py, list, peers, |item| route.route(item, peers))),
         );
     }
 
@@ -177,6 +168,51 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
         _pushers: &mut [P],
     ) {
     }
+}
+
+/// Splits `list` into one list per destination `dest_of` gives: a first
+/// pass counts, a second fills lists made at their final size (no appends,
+/// no regrowth).
+fn split_by<'py>(
+    py: Python<'py>,
+    list: &Bound<'py, PyList>,
+    peers: usize,
+    mut dest_of: impl FnMut(&Bound<'py, PyAny>) -> usize,
+) -> Vec<Option<Bound<'py, PyList>>> {
+    let n = list.len();
+    let mut dests: Vec<u32> = Vec::with_capacity(n);
+    let mut counts = vec![0usize; peers];
+    for i in 0..n {
+        // SAFETY: `i < len`, and nothing else runs while the GIL is held.
+        let item = unsafe { list.get_item_unchecked(i) };
+        let dest = dest_of(&item);
+        counts[dest] += 1;
+        dests.push(dest as u32);
+    }
+    let outs: Vec<Option<Bound<'py, PyList>>> = counts
+        .iter()
+        .map(|&count| {
+            // SAFETY: a new list of `count` empty slots, all filled below.
+            (count > 0).then(|| unsafe {
+                Bound::from_owned_ptr(py, pyo3::ffi::PyList_New(count as pyo3::ffi::Py_ssize_t))
+                    .cast_into_unchecked()
+            })
+        })
+        .collect();
+    let mut filled = vec![0usize; peers];
+    for (i, &dest) in dests.iter().enumerate() {
+        let dest = dest as usize;
+        let out = outs[dest].as_ref().expect("counted above");
+        // SAFETY: `SET_ITEM` steals a reference: take one for it. Each slot
+        // is written once; `filled[dest] < counts[dest]`.
+        unsafe {
+            let item = pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t);
+            pyo3::ffi::Py_INCREF(item);
+            pyo3::ffi::PyList_SET_ITEM(out.as_ptr(), filled[dest] as pyo3::ffi::Py_ssize_t, item);
+        }
+        filled[dest] += 1;
+    }
+    outs
 }
 
 /// Splits a batch with `split` (one optional list per worker) and sends
