@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 const MAGIC: &[u8; 8] = b"BWAXnet1";
 const DATA: u32 = 0;
 const CONTROL: u32 = 1;
+/// How often a process waiting for peers checks for their connections.
+const ACCEPT_POLL: Duration = Duration::from_millis(2);
 
 /// What a process says about itself when it connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +87,10 @@ pub fn connect(
         .collect();
     let expected_accepts = 2 * (n - 1 - me.process as usize);
     let mut accepted = 0;
-    let mut backoff = Duration::from_millis(20);
+    // Dials back off (a peer may take a while to start); accepts are
+    // polled often, so a peer's dial is answered within milliseconds.
+    let mut backoff = Duration::from_millis(5);
+    let mut next_dial = Instant::now();
     let mut last_error: Vec<Option<String>> = vec![None; n];
     while !to_dial.is_empty() || accepted < expected_accepts {
         if stopping() {
@@ -108,18 +113,22 @@ pub fn connect(
                 }
             }
         }
-        to_dial.retain(|&(peer, kind)| match dial(&addresses[peer], me, kind) {
-            Ok(stream) => {
-                match kind {
-                    DATA => mesh.data[peer] = Some(stream),
-                    _ => mesh.control[peer] = Some(stream),
+        let dial_now = !to_dial.is_empty() && Instant::now() >= next_dial;
+        to_dial.retain(|&(peer, kind)| {
+            !dial_now
+                || match dial(&addresses[peer], me, kind) {
+                    Ok(stream) => {
+                        match kind {
+                            DATA => mesh.data[peer] = Some(stream),
+                            _ => mesh.control[peer] = Some(stream),
+                        }
+                        false
+                    }
+                    Err(e) => {
+                        last_error[peer] = Some(e);
+                        true
+                    }
                 }
-                false
-            }
-            Err(e) => {
-                last_error[peer] = Some(e);
-                true
-            }
         });
         if to_dial.is_empty() && accepted == expected_accepts {
             break;
@@ -127,8 +136,11 @@ pub fn connect(
         if Instant::now() >= deadline {
             return Err(timeout_message(addresses, me, &mesh, &last_error, timeout));
         }
-        std::thread::sleep(backoff);
-        backoff = (backoff * 2).min(Duration::from_millis(500));
+        if dial_now {
+            next_dial = Instant::now() + backoff;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+        std::thread::sleep(ACCEPT_POLL);
     }
     for stream in mesh.data.iter().chain(mesh.control.iter()).flatten() {
         let _ = stream.set_nodelay(true);
