@@ -532,8 +532,8 @@ def run_bench(bench, systems, repeat, slow_threshold, skip_reference, idle_wait,
                        "status": "ok", "error": None, "stderr_tail": None,
                        "busy_before": [], "others_during": [], "discarded": [],
                        "noisy": 0,
-                       "command": " ".join(systems.command(
-                           c, import_str, DATA / "recovery" / "DIR"))}
+                       "command": repo_relative(" ".join(systems.command(
+                           c, import_str, DATA / "recovery" / "DIR")))}
                for c in configs}
     active = list(configs)
     repeat = max(repeat, bench.min_repeat)
@@ -579,7 +579,7 @@ def run_bench(bench, systems, repeat, slow_threshold, skip_reference, idle_wait,
             if ref and ref["seconds"]:
                 res["vs_ref"] = ref["seconds"] / res["seconds"]
     return {"items": bench.items, "unit": bench.unit, "flow": bench.flow,
-            "env": {k: str(v) for k, v in bench.env.items()},
+            "env": {k: repo_relative(str(v)) for k, v in bench.env.items()},
             "expected": {k: list(v) for k, v in expected.items()},
             "runs": list(results.values())}
 
@@ -815,8 +815,14 @@ def machine_info():
             "python": platform.python_version()}
 
 
+def repo_relative(text):
+    """Record paths inside the repo relative to it: results.json is
+    committed and must not carry this machine's layout."""
+    return text.replace(str(REPO) + os.sep, "")
+
+
 def binary_info(binary):
-    info = {"path": str(binary)}
+    info = {"path": repo_relative(str(binary))}
     try:
         st = binary.stat()
         info["mtime"] = dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat(
