@@ -32,6 +32,10 @@ pub struct RunShared {
     threads: Mutex<Vec<Thread>>,
     /// The cluster's control connections, to tell peers why we stop.
     control: OnceLock<Arc<Control>>,
+    /// This process's recovery partitions, listed once for all its
+    /// workers: threads opening the same damaged SQLite file at once can
+    /// leave its `-wal`/`-shm` files behind when the run stops.
+    pub local_partitions: OnceLock<crate::runtime::setup::LocalPartitions>,
 }
 
 impl RunShared {

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use timely::worker::Worker;
 
 pub use gather::{all_gather, scatter};
-pub use recovery::RecoveryAgreement;
+pub use recovery::{LocalPartitions, RecoveryAgreement};
 
 use super::shared::RunShared;
 use super::RunOptions;

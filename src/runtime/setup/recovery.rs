@@ -55,7 +55,11 @@ pub fn agree_recovery(
     let dir = &opts.db_dir;
 
     // 1. Which partitions this process can see.
-    let local = match list_local(dir) {
+    let local = match shared
+        .local_partitions
+        .get_or_init(|| list_local(dir))
+        .clone()
+    {
         Ok(local) => local,
         Err(ListError::NoDirectory(message)) => {
             return fail::<PyFileNotFoundError>(shared, message)
@@ -194,8 +198,12 @@ pub fn agree_recovery(
     })
 }
 
+/// This process's partition files by index, or why they cannot be used.
+pub type LocalPartitions = Result<BTreeMap<u64, PathBuf>, ListError>;
+
 /// Why the partition files could not be listed.
-enum ListError {
+#[derive(Clone, Debug)]
+pub enum ListError {
     NoDirectory(String),
     /// A file that is not a partition, or two copies of one.
     Unusable(String),
