@@ -1353,6 +1353,30 @@ fn python_dash_c_and_exit_codes() {
     assert!(out.stdout.starts_with("Python 3."), "{}", out.report());
 }
 
+/// The package starts from bytecode built into the binary; under `-O`
+/// (whose bytecode differs) it is compiled from the embedded sources, and
+/// tracebacks point into those sources either way.
+#[test]
+fn python_optimised_runs_compile_the_embedded_sources() {
+    let probe = "import bytewax.operators as o, bytewax.dataflow as d\n\
+                 print(o.__loader__._use_code)\n\
+                 o.map('m', d.Dataflow('x'), None)";
+    let out = bytewax(["python", "-c", probe]).run();
+    out.assert_code(1)
+        .assert_stdout_lines(&["True"])
+        .assert_stderr_has(&[
+            "File \"<embedded>/bytewax/dataflow.py\", line",
+            "'up' argument must be a `Stream`",
+        ]);
+    let out = bytewax(["python", "-O", "-c", probe]).run();
+    out.assert_code(1)
+        .assert_stdout_lines(&["False"])
+        .assert_stderr_has(&[
+            "File \"<embedded>/bytewax/dataflow.py\", line",
+            "'up' argument must be a `Stream`",
+        ]);
+}
+
 #[test]
 fn python_runs_scripts_and_modules() {
     let dir = TempDir::new("pyscript");

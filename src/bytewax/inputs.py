@@ -22,7 +22,6 @@ into batches.
 
 """
 
-import asyncio
 import queue
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -38,9 +37,15 @@ from typing import (
     Optional,
     Type,
     TypeVar,
+    TYPE_CHECKING,
 )
 
 from bytewax.bytewax import AbortExecution
+
+if TYPE_CHECKING:
+    # asyncio costs ~15 ms to import; only `batch_async` needs it, and it
+    # imports it when called.
+    import asyncio
 
 __all__ = [
     "AbortExecution",
@@ -384,7 +389,7 @@ def batch_async(
     aib: AsyncIterable[X],
     timeout: timedelta,
     batch_size: int,
-    loop: Optional[asyncio.AbstractEventLoop] = None,
+    loop: Optional["asyncio.AbstractEventLoop"] = None,
 ) -> Iterator[List[X]]:
     """Batch an async iterable from synchronous code.
 
@@ -404,10 +409,12 @@ def batch_async(
     [[0, 1], [2]]
 
     """
+    import asyncio
+
     if loop is None:
         loop = asyncio.new_event_loop()
     ait = aib.__aiter__()
-    pending: List[Optional[asyncio.Future]] = [None]
+    pending: List[Optional["asyncio.Future"]] = [None]
     ended = [False]
     timeout_s = timeout.total_seconds()
 

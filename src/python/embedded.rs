@@ -4,7 +4,7 @@
 use std::ffi::CString;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 /// One `.py` file of the embedded package.
 pub struct EmbeddedModule {
@@ -15,10 +15,16 @@ pub struct EmbeddedModule {
     /// Whether this is a package's `__init__.py`.
     pub is_package: bool,
     pub source: &'static str,
+    /// The module's code object, marshalled by the build interpreter
+    /// (empty when the build could not make it).
+    pub code: &'static [u8],
 }
 
 /// Every module of the embedded package, sorted by name.
 pub static MODULES: &[EmbeddedModule] = include!(concat!(env!("OUT_DIR"), "/embedded_python.rs"));
+
+/// `importlib.util.MAGIC_NUMBER` of the interpreter that made `code`.
+static BUILD_MAGIC: &[u8] = include!(concat!(env!("OUT_DIR"), "/embedded_magic.rs"));
 
 const IMPORTER: &str = include_str!("embedded_importer.py");
 
@@ -32,6 +38,7 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
                 module.is_package.into_pyobject(py)?.to_owned().into_any(),
                 module.path.into_pyobject(py)?.into_any(),
                 module.source.into_pyobject(py)?.into_any(),
+                PyBytes::new(py, module.code).into_any(),
             ],
         )?;
         table.set_item(module.name, entry)?;
@@ -39,7 +46,9 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
     let native = super::native::module(py)?;
     let code = CString::new(IMPORTER).expect("importer source has no NUL");
     let importer = PyModule::from_code(py, &code, c"<bytewax-importer>", c"_bytewax_importer")?;
-    importer.getattr("install")?.call1((table, native))?;
+    importer
+        .getattr("install")?
+        .call1((table, native, PyBytes::new(py, BUILD_MAGIC)))?;
     warn_if_shadowed(py);
     Ok(())
 }

@@ -5,8 +5,10 @@
 # `__path__` of `<embedded>/...` entries, handled by a path hook, so tools
 # that walk packages (`pkgutil.walk_packages`, doctest collectors) see the
 # embedded modules too.
+import marshal
 import sys
 from importlib.machinery import ModuleSpec
+from importlib.util import MAGIC_NUMBER
 
 PREFIX = "<embedded>/"
 
@@ -14,10 +16,13 @@ PREFIX = "<embedded>/"
 class EmbeddedImporter:
     """Finder and loader for `bytewax.*` modules built into the binary."""
 
-    def __init__(self, modules, native):
-        # name -> (is_package, relative path, source text)
+    def __init__(self, modules, native, build_magic):
+        # name -> (is_package, relative path, source text, marshalled code)
         self._modules = modules
         self._native = native
+        # Bytecode made at build time is only valid for the same CPython
+        # bytecode version and the default optimisation level.
+        self._use_code = build_magic == MAGIC_NUMBER and sys.flags.optimize == 0
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname == "bytewax.bytewax":
@@ -25,7 +30,7 @@ class EmbeddedImporter:
         entry = self._modules.get(fullname)
         if entry is None:
             return None
-        is_package, relpath, _source = entry
+        is_package, relpath = entry[0], entry[1]
         spec = ModuleSpec(
             fullname, self, origin=PREFIX + relpath, is_package=is_package
         )
@@ -46,7 +51,9 @@ class EmbeddedImporter:
         exec(self.get_code(name), module.__dict__)
 
     def get_code(self, fullname):
-        is_package, relpath, source = self._modules[fullname]
+        _is_package, relpath, source, code = self._modules[fullname]
+        if code and self._use_code:
+            return marshal.loads(code)
         return compile(source, PREFIX + relpath, "exec", dont_inherit=True)
 
     def get_source(self, fullname):
@@ -85,10 +92,10 @@ class EmbeddedPath:
                 yield prefix + name.rsplit(".", 1)[1], is_package
 
 
-def install(modules, native):
+def install(modules, native, build_magic):
     for finder in sys.meta_path:
         if isinstance(finder, EmbeddedImporter):
             return
-    importer = EmbeddedImporter(modules, native)
+    importer = EmbeddedImporter(modules, native, build_magic)
     sys.meta_path.insert(0, importer)
     sys.path_hooks.insert(0, importer.path_hook)
