@@ -292,6 +292,46 @@ fn workers_flag_and_env_var_set_worker_count() {
     assert_eq!(builds(&out), ["build 0 2", "build 1 2"], "{}", out.report());
 }
 
+/// Workers print from several threads at once: the default inspectors
+/// must never run two lines together.
+#[test]
+fn inspect_lines_from_several_workers_stay_whole() {
+    let dir = TempDir::new("inspectlines");
+    write_flow(
+        &dir,
+        "insp.py",
+        r#"
+flow = Dataflow("insp")
+s = op.input("inp", flow, TestingSource([(f"k{i}", i) for i in range(400)]))
+s = op.reduce_final("sum", s, lambda a, b: a + b)
+s = op.inspect("show", s)
+op.inspect_debug("dbg", s)
+"#,
+    );
+    for workers in ["2", "4"] {
+        let out = bytewax(["run", "insp.py", "-w", workers])
+            .cwd(dir.path())
+            .run();
+        out.assert_success();
+        let got = out.stdout_lines();
+        let show = got
+            .iter()
+            .filter(|l| l.starts_with("insp.show: ('k"))
+            .count();
+        let dbg = got.iter().filter(|l| l.starts_with("insp.dbg W")).count();
+        let whole = |l: &&String| {
+            (l.starts_with("insp.show: ('k") || l.starts_with("insp.dbg W"))
+                && l.ends_with(')')
+                && l.matches("insp.").count() == 1
+        };
+        let broken: Vec<&String> = got.iter().filter(|l| !whole(l)).collect();
+        assert!(
+            broken.is_empty() && show == 400 && dbg == 400,
+            "-w {workers}: {show} show lines, {dbg} debug lines, broken lines {broken:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------
 // Import strings.
 

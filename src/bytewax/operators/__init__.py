@@ -393,8 +393,10 @@ def flat_map_batch(
     return Stream(f"{step_id}.down", up._scope)
 
 
+# Each line goes out in one write: workers print from several threads, and
+# `print`'s separate write of the newline lets their lines run together.
 def _default_debug_inspector(step_id: str, item: Any, epoch: int, worker: int) -> None:
-    print(f"{step_id} W{worker} @{epoch}: {item!r}", flush=True)
+    print(f"{step_id} W{worker} @{epoch}: {item!r}\n", end="", flush=True)
 
 
 @operator(_core=True)
@@ -706,7 +708,7 @@ def flatten(step_id: str, up: Stream[Iterable[X]]) -> Stream[X]:
 
 
 def _default_inspector(step_id: str, item: Any) -> None:
-    print(f"{step_id}: {item!r}", flush=True)
+    print(f"{step_id}: {item!r}\n", end="", flush=True)
 
 
 @operator
@@ -1108,6 +1110,10 @@ def reduce_final(
     def shim_folder(acc: Optional[V], value: V) -> V:
         return value if acc is None else reducer(acc, value)
 
+    # The runtime runs `pre_reduce` natively over whole epochs instead of
+    # single batches (same results: the fold only emits at the end), so one
+    # value per key and epoch is routed instead of every item.
+    shim_pre_reduce._bytewax_native = ("combine", reducer)  # type: ignore[attr-defined]
     pre = flat_map_batch("pre_reduce", up, shim_pre_reduce)
     return fold_final("fold_final", pre, _untyped_none, shim_folder)
 
