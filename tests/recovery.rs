@@ -1419,6 +1419,85 @@ fn crash_with_stdout_sink_is_at_least_once() {
     }
 }
 
+/// `count_final` and `reduce_final` pre-reduce values per key and epoch
+/// before routing them; a run killed part way and resumed (with a
+/// different worker count) must still count every item exactly once.
+const COUNT_CRASH_FLOW: &str = r#"
+import time
+
+N = @N@
+ITEMS = [f"k{i % 11}" for i in range(N)]
+
+
+def pace(item):
+    time.sleep(0.002)
+    print("seen", item, flush=True)
+    return item
+
+
+flow = Dataflow("count_crash")
+words = op.map("pace", op.input("inp", flow, TestingSource(ITEMS, batch_size=3)), pace)
+counts = op.count_final("count", words, lambda w: w)
+op.output("out_count", op.map("fmt_count", counts, lambda kv: f"count {kv[0]} {kv[1]}"), StdOutSink())
+lens = op.reduce_final("concat", op.key_on("key", words, lambda w: w), lambda a, b: a + "," + b)
+op.output("out_len", op.map("fmt_len", lens, lambda kv: f"items {kv[0]} {len(kv[1].split(','))}"), StdOutSink())
+"#;
+
+#[test]
+fn crash_with_count_final_counts_every_item_once() {
+    let tmp = TempDir::new("countcrash");
+    write_flow(
+        &tmp,
+        "count.py",
+        &COUNT_CRASH_FLOW.replace("@N@", &CRASH_N.to_string()),
+    );
+    let mut want: Vec<String> = (0..11)
+        .flat_map(|k| {
+            let n = (0..CRASH_N).filter(|i| i % 11 == k).count();
+            [format!("count k{k} {n}"), format!("items k{k} {n}")]
+        })
+        .collect();
+    want.sort();
+
+    let dir = tmp.join("state");
+    init_db(&dir, 2);
+    let mut rng = Rng::new(seed(
+        "crash_with_count_final_counts_every_item_once",
+        0xc047,
+    ));
+    let mut runs = 0;
+    let outs = crash_and_resume(
+        || {
+            runs += 1;
+            let workers = if runs % 2 == 0 { "1" } else { "2" };
+            run_rec(
+                tmp.path(),
+                "count.py",
+                &dir,
+                &["-s", "0.02", "-b", "0", "-w", workers],
+            )
+        },
+        3,
+        &mut rng,
+    );
+    assert_resumed(&outs);
+    for (r, out) in outs[..outs.len() - 1].iter().enumerate() {
+        assert!(
+            !out.stdout.contains("count k"),
+            "killed run {r} emitted counts before the end of input\n{}",
+            out.report()
+        );
+    }
+    let last = outs.last().unwrap();
+    let mut got: Vec<String> = last
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("seen "))
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "final counts after resuming\n{}", last.report());
+}
+
 // ---------------------------------------------------------------------
 // Garbage collection.
 

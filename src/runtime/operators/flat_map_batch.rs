@@ -1,6 +1,9 @@
 //! `flat_map_batch`: the mapper gets each batch as one list and returns an
 //! iterable of outputs. Every stateless composite (`map`, `filter`, ...)
-//! is built on it.
+//! is built on it. `reduce_final`'s `pre_reduce` runs as [`combine`]
+//! instead.
+//!
+//! [`combine`]: super::combine
 
 use pyo3::prelude::*;
 use timely::container::NoopBuilder;
@@ -13,6 +16,9 @@ use crate::runtime::context::StepCtx;
 use crate::telemetry::metrics::{timed, Timer};
 
 pub fn flat_map_batch<'s>(up: PyStream<'s>, ctx: StepCtx, mapper: Py<PyAny>) -> PyStream<'s> {
+    if let Some(reducer) = Python::attach(|py| super::combine::native_reducer(mapper.bind(py))) {
+        return super::combine::combine(up, ctx, reducer, mapper);
+    }
     let name = ctx.step_id.to_string();
     let timer = ctx.timer(Timer::FlatMapBatch);
     up.unary::<NoopBuilder<PyBatch>, _, _, _>(Pipeline, &name, move |_cap, _info| {

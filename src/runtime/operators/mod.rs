@@ -2,6 +2,7 @@
 //! (or once per activation), never per item.
 
 pub mod branch;
+mod combine;
 pub mod flat_map_batch;
 pub mod fold_window;
 pub mod input_dynamic;
