@@ -1336,6 +1336,73 @@ fn metrics_and_dataflow_are_served_while_the_flow_runs() {
     assert!(stdout_numbers(&out).len() >= 5);
 }
 
+/// `reduce_final`'s `pre_reduce` runs natively, combining per epoch; its
+/// items and its time still show up under its step id while it runs.
+#[test]
+fn combined_pre_reduce_steps_report_items_and_durations() {
+    let dir = TempDir::new("api-combine");
+    let stop = dir.join("stop");
+    let port = free_port();
+    let body = PACED_FLOW.replace(
+        "op.output(\"out\", s, StdOutSink())",
+        "op.output(\"out\", s, StdOutSink())\n\
+         counts = op.count_final(\"count\", s, lambda x: str(x % 3))\n\
+         op.output(\"counted\", op.map(\"fmt\", counts, lambda kv: f\"count {kv[0]} {kv[1]}\"), StdOutSink())",
+    );
+    assert_ne!(body, PACED_FLOW, "the flow should gain a count_final");
+    let flow = write_flow(&dir, "", &body);
+    let mut running = bytewax(["run", &format!("{}:flow", flow.display()), "-s", "0.05"])
+        .env("BYTEWAX_DATAFLOW_API_ENABLED", "")
+        .env("BYTEWAX_DATAFLOW_API_PORT", port.to_string())
+        .env("TEL_STOP", &stop)
+        .cwd(dir.path())
+        .timeout(Duration::from_secs(120))
+        .spawn();
+    let seen = running.wait_for_line(Duration::from_secs(60), |l| l.trim() == "20");
+    let (so, se) = running.output_so_far();
+    assert!(
+        seen.is_some(),
+        "the flow made no progress\n--- stdout ---\n{so}\n--- stderr ---\n{se}"
+    );
+    let scraped = http_get("127.0.0.1", port, "/metrics");
+    std::fs::write(&stop, "").unwrap();
+    let out = running.wait();
+    out.assert_success();
+
+    let (_, _, text) = scraped.unwrap_or_else(|e| panic!("GET /metrics: {e}\n{}", out.report()));
+    let samples = parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let step = "tel.count.sum.pre_reduce";
+    assert!(
+        value_of(&samples, "item_inp_count_total", step) >= 10.0,
+        "{step} should count its input items\n{text}"
+    );
+    assert!(
+        value_of(&samples, "item_out_count_total", step) >= 1.0,
+        "{step} should pass partial counts on as epochs close\n{text}"
+    );
+    assert!(
+        value_of(&samples, "flat_map_batch_duration_seconds_count", step) >= 1.0,
+        "{step} should time its reducer work\n{text}"
+    );
+    // Every item was counted exactly once, whatever the epochs.
+    let mut want = [0u64; 3];
+    for n in out
+        .stdout_lines()
+        .iter()
+        .filter_map(|l| l.parse::<u64>().ok())
+    {
+        want[(n % 3) as usize] += 1;
+    }
+    let mut got: Vec<String> = out
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("count "))
+        .collect();
+    got.sort();
+    let want: Vec<String> = (0..3).map(|k| format!("count {k} {}", want[k])).collect();
+    assert_eq!(got, want, "{}", out.report());
+}
+
 #[test]
 fn each_process_of_a_cluster_serves_on_port_plus_its_id() {
     let dir = TempDir::new("api-cluster");

@@ -20,6 +20,7 @@ use crate::runtime::batch::PyBatch;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::{Epoch, KeyMap};
 use crate::runtime::routing::item_key;
+use crate::telemetry::metrics::{timed, Timer};
 
 /// The partial values of one epoch, in the order their keys were first
 /// seen (so that, with one upstream worker, values meet in input order).
@@ -89,6 +90,8 @@ pub fn combine<'s>(
     let mut op = OperatorBuilder::new(format!("{}.combine", ctx.step_id), scope);
     let mut input = op.new_input(up, Pipeline);
     let (mut output, down) = op.new_output::<PyBatch>();
+    // Reported as the step's mapper calls, which this replaces.
+    let timer = ctx.timer(Timer::FlatMapBatch);
 
     op.build(move |_caps| {
         let mut open: BTreeMap<Epoch, (Capability<Epoch>, Partials)> = BTreeMap::new();
@@ -121,21 +124,24 @@ pub fn combine<'s>(
                         let items = batch
                             .take(py)
                             .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
-                        for item in items.iter() {
-                            match item_key(&item) {
-                                Some(key) => {
-                                    // SAFETY: `item_key` checked it is a 2-tuple.
-                                    let value = unsafe {
-                                        item.cast_unchecked::<PyTuple>()
-                                            .get_borrowed_item_unchecked(1)
-                                    };
-                                    partials.add(py, &ctx, reducer, &key, &value)?;
+                        timed(timer.as_deref(), || -> Step<()> {
+                            for item in items.iter() {
+                                match item_key(&item) {
+                                    Some(key) => {
+                                        // SAFETY: `item_key` checked it is a 2-tuple.
+                                        let value = unsafe {
+                                            item.cast_unchecked::<PyTuple>()
+                                                .get_borrowed_item_unchecked(1)
+                                        };
+                                        partials.add(py, &ctx, reducer, &key, &value)?;
+                                    }
+                                    None => malformed
+                                        .append(item)
+                                        .map_err(|e| ctx.stop(py, e, "passing an item on", None))?,
                                 }
-                                None => malformed
-                                    .append(item)
-                                    .map_err(|e| ctx.stop(py, e, "passing an item on", None))?,
                             }
-                        }
+                            Ok(())
+                        })?;
                     }
                     if !malformed.is_empty() {
                         let out = mapper
