@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{bytewax, embedded_python_executable, repo_root, Cmd, Output, TempDir};
+use common::{bytewax, embedded_python_executable, repo_root, shared_venv, Cmd, Output, TempDir};
 
 const TANSU_VERSION: &str = "0.6.0";
 /// What goes into the test virtualenv. confluent-kafka 2.16 works with
@@ -216,11 +216,6 @@ fn ensure_tansu() -> Result<PathBuf, String> {
 
 /// `target/kafka-venv` (next to `target/tmp`, so it follows
 /// `CARGO_TARGET_DIR`).
-fn venv_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("kafka-venv")
-}
-
 fn venv_imports(venv: &Path) -> bool {
     bytewax([
         "python",
@@ -236,52 +231,20 @@ fn venv_imports(venv: &Path) -> bool {
 
 /// The virtualenv with confluent-kafka, made on first use.
 fn ensure_venv() -> Result<PathBuf, String> {
-    let venv = venv_dir();
-    let ready = venv.join(".bytewax-kafka-venv-ready");
     let wanted = VENV_PACKAGES.join(" ");
-    if std::fs::read_to_string(&ready).is_ok_and(|s| s.trim() == wanted) && venv_imports(&venv) {
-        progress(format!("using virtualenv {}", venv.display()));
-        return Ok(venv);
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let python = embedded_python_executable();
-    progress(format!(
-        "creating {} and installing {wanted}",
-        venv.display()
-    ));
-    let made = Cmd::new(&python)
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .timeout(Duration::from_secs(300))
-        .run();
-    if made.code != Some(0) {
-        return Err(format!("`python -m venv` failed\n{}", made.report()));
-    }
-    let pip = Cmd::new(venv.join("bin").join("python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--quiet",
-        ])
-        .args(VENV_PACKAGES)
-        .timeout(Duration::from_secs(900))
-        .run();
-    if pip.code != Some(0) {
-        return Err(format!(
+    progress(format!("virtualenv with {wanted}"));
+    let venv = shared_venv("kafka-venv", VENV_PACKAGES).map_err(|pip| {
+        format!(
             "installing {wanted} from PyPI failed; is PyPI reachable?\n{}",
             pip.report()
-        ));
-    }
+        )
+    })?;
     if !venv_imports(&venv) {
         return Err(format!(
             "{wanted} were installed into {} but `bytewax python` cannot import them",
             venv.display()
         ));
     }
-    std::fs::write(&ready, format!("{wanted}\n")).map_err(|e| e.to_string())?;
     Ok(venv)
 }
 
