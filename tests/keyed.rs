@@ -150,6 +150,68 @@ fn bad_keys_stop_the_run_naming_step_and_type() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A key Python can hold but UTF-8 can not encode (a lone surrogate): the
+/// exchange leaves such a batch as it is and the step reports the key, on
+/// one worker, several, or across processes.
+#[test]
+fn keys_that_are_not_valid_text_stop_the_run_naming_the_step() {
+    let dir = TempDir::new("surrogate");
+    write_flow(
+        &dir,
+        "flow.py",
+        r#"
+from bytewax.operators.window import EventClockConfig, TumblingWindow, count_window
+
+ALIGN = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def make(op_name):
+    flow = Dataflow("odd")
+    s = op.input("inp", flow, TestingSource(["a", "b", "\ud800x", "c"] * 50))
+    if op_name == "stateful_map":
+        s = op.key_on("key", s, lambda x: x)
+        s = op.stateful_map("running", s, lambda: 0, lambda st, v: (st + 1, st + 1))
+    else:
+        clock = EventClockConfig(lambda x: ALIGN, timedelta(seconds=0))
+        windower = TumblingWindow(length=timedelta(minutes=1), align_to=ALIGN)
+        s = count_window("running", s, clock, windower, lambda x: x)
+    op.output("out", s, StdOutSink())
+    return flow
+"#,
+    );
+    let mut failures = Vec::new();
+    for op_name in ["stateful_map", "count_window"] {
+        for shape in [&["-w", "1"][..], &["-w", "2"], &["-p", "2"]] {
+            let out = bytewax(["run", &format!("flow.py:make({op_name:?})")])
+                .args(shape)
+                .cwd(dir.path())
+                .timeout(Duration::from_secs(60))
+                .run();
+            let mut problems = Vec::new();
+            if out.code != Some(1) {
+                problems.push(format!("exit code {:?}, expected 1", out.code));
+            }
+            for want in ["UnicodeEncodeError", "reading a key", "odd.running"] {
+                if !out.stderr.contains(want) {
+                    problems.push(format!("stderr should contain `{want}`"));
+                }
+            }
+            if common::PANIC_MARKERS.iter().any(|m| out.stderr.contains(m)) {
+                problems.push("panic text on stderr".into());
+            }
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "== {op_name} {}: {}\n{}",
+                    shape.join(" "),
+                    problems.join("; "),
+                    out.report()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 // ---------------------------------------------------------------------
 // Composites, against hand-worked outputs.
 

@@ -1,13 +1,18 @@
 //! [`PyBatch`]: a batch of Python objects as a timely container. A batch is
 //! one Python `list`, so passing it between operators and worker threads
-//! costs nothing per item; between processes it travels pickled.
+//! costs nothing per item; between processes it travels pickled. On the
+//! way into a keyed step a batch may carry its keys as text beside a list
+//! of values (see [`KeyedItems`]).
 
 use std::io::Write;
 
+use compact_str::CompactString;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use timely::container::Accountable;
 use timely::dataflow::channels::ContainerBytes;
+
+use super::keyed_batch::KeyedItems;
 
 enum Payload {
     Empty,
@@ -20,6 +25,10 @@ enum Payload {
 /// A batch of items flowing on a timely edge.
 pub struct PyBatch {
     payload: Payload,
+    /// Set when a keyed exchange took the `(key, value)` items apart: one
+    /// key per item, and the payload holds the values. The receiving worker
+    /// then never touches the tuples or key objects the sender made.
+    keys: Option<Vec<CompactString>>,
     /// Item count, fixed when the batch is made: timely's progress tracking
     /// must see the same count on both ends of an edge.
     len: usize,
@@ -29,6 +38,7 @@ impl Default for PyBatch {
     fn default() -> Self {
         PyBatch {
             payload: Payload::Empty,
+            keys: None,
             len: 0,
         }
     }
@@ -40,7 +50,50 @@ impl PyBatch {
         let len = list.len();
         PyBatch {
             payload: Payload::List(list.unbind()),
+            keys: None,
             len,
+        }
+    }
+
+    /// A batch of `(keys[i], values[i])` items, kept apart. It travels
+    /// between processes with its keys, and gives its tuples back to a
+    /// step that wants them.
+    ///
+    /// ```
+    /// use bytewax::runtime::batch::PyBatch;
+    /// use bytewax::runtime::keyed_batch::KeyedItems;
+    /// use pyo3::prelude::*;
+    /// use pyo3::types::PyList;
+    /// use timely::dataflow::channels::ContainerBytes;
+    ///
+    /// Python::attach(|py| {
+    ///     let make = || {
+    ///         let values = PyList::new(py, [1, 2]).unwrap();
+    ///         PyBatch::from_keyed(vec!["a".into(), "été".into()], values)
+    ///     };
+    ///     let tuples = make().take(py).unwrap();
+    ///     assert_eq!(tuples.repr().unwrap().to_string(), "[('a', 1), ('été', 2)]");
+    ///
+    ///     let mut sent = make();
+    ///     sent.pickle_now(py).unwrap();
+    ///     let mut wire = Vec::new();
+    ///     sent.into_bytes(&mut wire);
+    ///     assert_eq!(wire.len(), sent.length_in_bytes());
+    ///     let mut got = PyBatch::from_bytes(timely::bytes::arc::BytesMut::from(wire).freeze());
+    ///     assert_eq!(got.len(), 2);
+    ///     let KeyedItems::Split { keys, values } = got.take_keyed(py).unwrap() else {
+    ///         panic!("the keys were lost on the way");
+    ///     };
+    ///     assert_eq!(keys, ["a", "été"]);
+    ///     assert_eq!(values.repr().unwrap().to_string(), "[1, 2]");
+    /// });
+    /// ```
+    pub fn from_keyed(keys: Vec<CompactString>, values: Bound<'_, PyList>) -> Self {
+        debug_assert_eq!(keys.len(), values.len());
+        PyBatch {
+            len: keys.len(),
+            payload: Payload::List(values.unbind()),
+            keys: Some(keys),
         }
     }
 
@@ -53,8 +106,31 @@ impl PyBatch {
     }
 
     /// Takes the list out of the batch, unpickling it if it crossed a
-    /// process boundary.
+    /// process boundary. A keyed batch gives its `(key, value)` tuples
+    /// back.
     pub fn take<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = self.take_list(py)?;
+        match self.keys.take() {
+            None => Ok(list),
+            Some(keys) => {
+                let tuples = keys.iter().zip(list.iter()).map(|(key, value)| {
+                    PyTuple::new(py, [PyString::new(py, key).into_any(), value])
+                });
+                PyList::new(py, tuples.collect::<PyResult<Vec<_>>>()?)
+            }
+        }
+    }
+
+    /// Takes the items out for a keyed step.
+    pub fn take_keyed<'py>(&mut self, py: Python<'py>) -> PyResult<KeyedItems<'py>> {
+        let list = self.take_list(py)?;
+        Ok(match self.keys.take() {
+            None => KeyedItems::Tuples(list),
+            Some(keys) => KeyedItems::Split { keys, values: list },
+        })
+    }
+
+    fn take_list<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         super::gil::mark_busy();
         match std::mem::replace(&mut self.payload, Payload::Empty) {
             Payload::Empty => Ok(PyList::empty(py)),
@@ -103,6 +179,7 @@ impl Clone for PyBatch {
         };
         PyBatch {
             payload,
+            keys: self.keys.clone(),
             len: self.len,
         }
     }
@@ -114,28 +191,62 @@ impl Accountable for PyBatch {
     }
 }
 
+/// On the wire: item count, pickled size, key section size (`u64::MAX`
+/// when the batch has no keys), all little-endian `u64`; the pickled list;
+/// then each key as a `u32` length and its UTF-8 bytes. Both sections are
+/// padded to 8 bytes.
 impl ContainerBytes for PyBatch {
     fn from_bytes(bytes: timely::bytes::arc::Bytes) -> Self {
-        let len = u64::from_le_bytes(bytes[0..8].try_into().unwrap()) as usize;
-        let size = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
-        let payload = Payload::Pickled(bytes[16..16 + size].to_vec());
-        PyBatch { payload, len }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        let len = word(0) as usize;
+        let size = word(8) as usize;
+        let keys_size = word(16);
+        let body = 24;
+        let payload = Payload::Pickled(bytes[body..body + size].to_vec());
+        let keys = (keys_size != u64::MAX).then(|| {
+            let mut at = body + padded(size);
+            let end = at + keys_size as usize;
+            let mut keys = Vec::with_capacity(len);
+            while at < end {
+                let n = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                let text = std::str::from_utf8(&bytes[at + 4..at + 4 + n])
+                    .expect("keys are sent as UTF-8");
+                keys.push(CompactString::from(text));
+                at += 4 + n;
+            }
+            keys
+        });
+        PyBatch { payload, keys, len }
     }
 
     fn length_in_bytes(&self) -> usize {
-        16 + padded(self.pickled().len())
+        24 + padded(self.pickled().len()) + padded(self.keys_size())
     }
 
     fn into_bytes<W: Write>(&self, writer: &mut W) {
         let pickled = self.pickled();
-        writer.write_all(&(self.len as u64).to_le_bytes()).unwrap();
-        writer
-            .write_all(&(pickled.len() as u64).to_le_bytes())
-            .unwrap();
+        let keys_size = match &self.keys {
+            Some(_) => self.keys_size() as u64,
+            None => u64::MAX,
+        };
+        for word in [self.len as u64, pickled.len() as u64, keys_size] {
+            writer.write_all(&word.to_le_bytes()).unwrap();
+        }
         writer.write_all(pickled).unwrap();
-        let slop = padded(pickled.len()) - pickled.len();
-        writer.write_all(&[0u8; 8][..slop]).unwrap();
+        pad(writer, pickled.len());
+        if let Some(keys) = &self.keys {
+            for key in keys {
+                writer.write_all(&(key.len() as u32).to_le_bytes()).unwrap();
+                writer.write_all(key.as_bytes()).unwrap();
+            }
+            pad(writer, self.keys_size());
+        }
     }
+}
+
+fn pad<W: Write>(writer: &mut W, written: usize) {
+    let slop = padded(written) - written;
+    writer.write_all(&[0u8; 8][..slop]).unwrap();
 }
 
 impl PyBatch {
@@ -147,6 +258,12 @@ impl PyBatch {
             Payload::Empty => &[],
             Payload::List(_) => panic!("a batch reached the network without being pickled first"),
         }
+    }
+
+    fn keys_size(&self) -> usize {
+        self.keys
+            .as_ref()
+            .map_or(0, |keys| keys.iter().map(|k| 4 + k.len()).sum())
     }
 }
 

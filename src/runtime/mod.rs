@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod context;
 pub mod epochs;
 pub mod gil;
+pub mod keyed_batch;
 pub mod operators;
 pub mod routing;
 pub mod setup;

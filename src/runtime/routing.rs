@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use compact_str::CompactString;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::Borrowed;
@@ -12,7 +13,8 @@ use timely::dataflow::channels::pushers::exchange::Distributor;
 use timely::dataflow::channels::{Message, Stamp};
 
 use super::batch::PyBatch;
-use super::context::{Step, StepCtx};
+use super::context::StepCtx;
+use super::keyed_batch::split_tuple;
 
 /// A 64-bit hash of a state key that is the same in every process, run and
 /// build, so state keeps meeting its key's items after a restart.
@@ -57,44 +59,6 @@ pub fn item_key<'a, 'py>(item: &'a Bound<'py, PyAny>) -> Option<Borrowed<'a, 'py
     key.cast::<PyString>().ok()
 }
 
-/// Takes a `(key, value)` item apart for a stateful step, or stops the run
-/// with an error naming the step and the offending item's type.
-pub fn split_keyed<'a, 'py>(
-    ctx: &StepCtx,
-    py: Python<'py>,
-    item: &'a Bound<'py, PyAny>,
-) -> Step<(Borrowed<'a, 'py, PyString>, Borrowed<'a, 'py, PyAny>)> {
-    let Some(key) = item_key(item) else {
-        let err = ctx.type_error(format!(
-            "a stateful step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
-            crate::flow::type_name(item),
-            describe_bad_item(item)
-        ));
-        return Err(ctx.stop(py, err, "routing an item by key", None));
-    };
-    // SAFETY: `item_key` checked it is a 2-tuple.
-    let value = unsafe {
-        item.cast_unchecked::<PyTuple>()
-            .get_borrowed_item_unchecked(1)
-    };
-    Ok((key, value))
-}
-
-/// A hint for the most common mistake: forgetting to key the stream.
-fn describe_bad_item(item: &Bound<'_, PyAny>) -> String {
-    match item.cast::<PyTuple>() {
-        Ok(t) if t.len() == 2 => match t.get_item(0) {
-            Ok(k) => format!(
-                " (its key is a `{}`; keys must be `str`)",
-                crate::flow::type_name(&k)
-            ),
-            Err(_) => String::new(),
-        },
-        Ok(t) => format!(" (a tuple of {} items)", t.len()),
-        Err(_) => "; key the stream first, e.g. with `op.key_on`".to_string(),
-    }
-}
-
 /// Chooses a destination worker for one item.
 pub trait Route {
     fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize;
@@ -109,7 +73,7 @@ impl Route for ByKey {
     fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize {
         let Some(key) = item_key(item) else { return 0 };
         match key.to_str() {
-            Ok(key) => (key_hash(key) % peers as u64) as usize,
+            Ok(key) => dest_for(key_hash(key), peers),
             Err(_) => 0,
         }
     }
@@ -158,7 +122,9 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
             container,
             stamp,
             pushers,
-            |py, list, peers| Ok(split_by(py, list, peers, |item| route.route(item, peers))),
+            |py, list, peers| {
+                as_batches(split_by(py, list, peers, |item| route.route(item, peers)))
+            },
         );
     }
 
@@ -168,6 +134,130 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
         _pushers: &mut [P],
     ) {
     }
+}
+
+/// Routes the `(key, value)` items of a keyed step to the workers owning
+/// their keys, taken apart into keyed batches (see [`KeyedItems`]). A batch
+/// with a malformed item goes as it is, routed like [`ByKey`] does, so that
+/// the step reports the item.
+///
+/// [`KeyedItems`]: super::keyed_batch::KeyedItems
+pub struct KeyDistributor {
+    local: Range<usize>,
+    ctx: StepCtx,
+}
+
+impl KeyDistributor {
+    pub fn new(local: Range<usize>, ctx: StepCtx) -> Self {
+        KeyDistributor { local, ctx }
+    }
+}
+
+impl Distributor<PyBatch> for KeyDistributor {
+    fn partition<T: Clone, P: Push<Message<T, PyBatch>>>(
+        &mut self,
+        container: &mut PyBatch,
+        stamp: &Stamp<T>,
+        pushers: &mut [P],
+    ) {
+        distribute(
+            &self.ctx,
+            &self.local,
+            container,
+            stamp,
+            pushers,
+            |py, list, peers| match split_keyed(py, list, peers) {
+                Some(batches) => batches,
+                None => as_batches(split_by(py, list, peers, |item| ByKey.route(item, peers))),
+            },
+        );
+    }
+
+    fn flush<T: Clone, P: Push<Message<T, PyBatch>>>(
+        &mut self,
+        _stamp: &Stamp<T>,
+        _pushers: &mut [P],
+    ) {
+    }
+}
+
+/// The worker among `peers` for a key hash: `hash % peers`, without a
+/// division when `peers` is a power of two.
+#[inline]
+fn dest_for(hash: u64, peers: usize) -> usize {
+    if peers.is_power_of_two() {
+        (hash & (peers as u64 - 1)) as usize
+    } else {
+        (hash % peers as u64) as usize
+    }
+}
+
+/// Splits `(str, value)` items into one keyed batch per destination, or
+/// `None` if some item is not such a tuple.
+fn split_keyed<'py>(
+    py: Python<'py>,
+    list: &Bound<'py, PyList>,
+    peers: usize,
+) -> Option<Vec<Option<PyBatch>>> {
+    let n = list.len();
+    let mut keys: Vec<Vec<CompactString>> = (0..peers)
+        .map(|_| Vec::with_capacity(n / peers + n / 16 + 1))
+        .collect();
+    let mut dests: Vec<u32> = Vec::with_capacity(n);
+    for i in 0..n {
+        // SAFETY: `i < len`; the list is the batch's own and nothing else
+        // runs while the GIL is held here.
+        let item = unsafe {
+            Borrowed::from_ptr(
+                py,
+                pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t),
+            )
+        };
+        let (key, _) = split_tuple(item).ok()?;
+        let dest = dest_for(key_hash(key.as_str()), peers);
+        keys[dest].push(CompactString::from(key.as_str()));
+        dests.push(dest as u32);
+    }
+    let values: Vec<Option<Bound<'py, PyList>>> = keys
+        .iter()
+        .map(|keys| {
+            // SAFETY: a new list of `len` empty slots, all filled below.
+            (!keys.is_empty()).then(|| unsafe {
+                Bound::from_owned_ptr(
+                    py,
+                    pyo3::ffi::PyList_New(keys.len() as pyo3::ffi::Py_ssize_t),
+                )
+                .cast_into_unchecked()
+            })
+        })
+        .collect();
+    let mut filled = vec![0usize; peers];
+    for (i, &dest) in dests.iter().enumerate() {
+        let dest = dest as usize;
+        let out = values[dest].as_ref().expect("counted above");
+        // SAFETY: every item is a 2-tuple (checked above); `SET_ITEM` steals
+        // a reference, so take one for it; each slot is written once.
+        unsafe {
+            let item = pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t);
+            let value = pyo3::ffi::PyTuple_GET_ITEM(item, 1);
+            pyo3::ffi::Py_INCREF(value);
+            pyo3::ffi::PyList_SET_ITEM(out.as_ptr(), filled[dest] as pyo3::ffi::Py_ssize_t, value);
+        }
+        filled[dest] += 1;
+    }
+    Some(
+        keys.into_iter()
+            .zip(values)
+            .map(|(keys, values)| values.map(|values| PyBatch::from_keyed(keys, values)))
+            .collect(),
+    )
+}
+
+fn as_batches(lists: Vec<Option<Bound<'_, PyList>>>) -> Vec<Option<PyBatch>> {
+    lists
+        .into_iter()
+        .map(|l| l.map(PyBatch::from_list))
+        .collect()
 }
 
 /// Splits `list` into one list per destination `dest_of` gives: a first
@@ -227,11 +317,7 @@ fn distribute<T, P, F>(
 ) where
     T: Clone,
     P: Push<Message<T, PyBatch>>,
-    F: for<'py> FnOnce(
-        Python<'py>,
-        &Bound<'py, PyList>,
-        usize,
-    ) -> PyResult<Vec<Option<Bound<'py, PyList>>>>,
+    F: for<'py> FnOnce(Python<'py>, &Bound<'py, PyList>, usize) -> Vec<Option<PyBatch>>,
 {
     let peers = pushers.len();
     if peers == 1 {
@@ -243,26 +329,23 @@ fn distribute<T, P, F>(
             Ok(list) => list,
             Err(err) => return ctx.fail(py, err, "unpickling items from another process", None),
         };
-        match split(py, &list, peers) {
-            Ok(outs) => push_batches(py, ctx, local, outs, stamp, pushers),
-            Err(err) => ctx.fail(py, err, "routing items", None),
-        }
+        let outs = split(py, &list, peers);
+        push_batches(py, ctx, local, outs, stamp, pushers);
     });
 }
 
-/// Sends one list per destination worker; lists bound for another process
-/// are pickled first.
+/// Sends one batch per destination worker; batches bound for another
+/// process are pickled first.
 fn push_batches<T: Clone, P: Push<Message<T, PyBatch>>>(
     py: Python<'_>,
     ctx: &StepCtx,
     local: &Range<usize>,
-    outs: Vec<Option<Bound<'_, PyList>>>,
+    outs: Vec<Option<PyBatch>>,
     stamp: &Stamp<T>,
     pushers: &mut [P],
 ) {
-    for (dest, out) in outs.into_iter().enumerate() {
-        let Some(out) = out else { continue };
-        let mut batch = PyBatch::from_list(out);
+    for (dest, batch) in outs.into_iter().enumerate() {
+        let Some(mut batch) = batch else { continue };
         if !local.contains(&dest) {
             if let Err(err) = batch.pickle_now(py) {
                 let what = "pickling items to send to another process (every item that crosses \
@@ -314,7 +397,7 @@ impl Distributor<PyBatch> for EvenDistributor {
                     .collect();
                 outs.rotate_right(*next % peers);
                 *next = next.wrapping_add(1);
-                Ok(outs)
+                as_batches(outs)
             },
         );
     }

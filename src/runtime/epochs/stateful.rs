@@ -21,8 +21,9 @@ use super::{Epoch, Snapshot};
 use crate::python::time::now_py;
 use crate::runtime::batch::PyBatch;
 use crate::runtime::context::{Step, StepCtx};
+use crate::runtime::keyed_batch::KeyedItems;
 use crate::runtime::operators::{PyStream, SnapStream};
-use crate::runtime::routing::{ByKey, PyDistributor};
+use crate::runtime::routing::KeyDistributor;
 use crate::telemetry::metrics::{timed, Timer};
 
 /// What a keyed stateful step does; the driver decides when.
@@ -33,7 +34,7 @@ pub trait StatefulLogic {
         &mut self,
         py: Python<'_>,
         now: &Bound<'_, PyAny>,
-        items: &Bound<'_, PyList>,
+        items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()>;
 
@@ -86,7 +87,7 @@ where
     let mut op = OperatorBuilder::new(ctx.step_id.to_string(), scope);
     let pact = DistributorPact({
         let ctx = ctx.clone();
-        move |_peers| PyDistributor::new(ByKey, local, ctx)
+        move |_peers| KeyDistributor::new(local, ctx)
     });
     let mut input = op.new_input(up, pact);
     let (mut output, down) = op.new_output::<PyBatch>();
@@ -140,7 +141,7 @@ where
                     for batch in batches {
                         ctx.count_in(batch.len());
                         let items = batch
-                            .take(py)
+                            .take_keyed(py)
                             .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
                         timed(items_timer.as_deref(), || st.on_items(py, &now, &items, &out))?;
                     }
@@ -170,7 +171,7 @@ where
                         for mut batch in batches {
                             ctx.count_in(batch.len());
                             let items = batch
-                                .take(py)
+                                .take_keyed(py)
                                 .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
                             timed(items_timer.as_deref(), || st.on_items(py, &now, &items, &out))?;
                         }

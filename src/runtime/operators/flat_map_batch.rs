@@ -1,9 +1,7 @@
 //! `flat_map_batch`: the mapper gets each batch as one list and returns an
 //! iterable of outputs. Every stateless composite (`map`, `filter`, ...)
-//! is built on it. `reduce_final`'s `pre_reduce` runs as [`combine`]
-//! instead.
-//!
-//! [`combine`]: super::combine
+//! is built on it. `reduce_final`'s `pre_reduce` runs as the native
+//! combiner (`combine.rs`) instead.
 
 use pyo3::prelude::*;
 use timely::container::NoopBuilder;

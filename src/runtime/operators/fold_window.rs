@@ -20,7 +20,7 @@ use crate::python::time::to_py;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
-use crate::runtime::routing::split_keyed;
+use crate::runtime::keyed_batch::KeyedItems;
 use crate::telemetry::metrics::Timer;
 use crate::window::clock::{Clock, ClockState};
 use crate::window::config::WindowMetadata;
@@ -302,17 +302,15 @@ impl StatefulLogic for WindowState {
         &mut self,
         py: Python<'_>,
         _now: &Bound<'_, PyAny>,
-        items: &Bound<'_, PyList>,
+        items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
         let now = Utc::now().timestamp_micros();
         for item in items.iter() {
-            let (key_obj, value) = split_keyed(&self.ctx, py, &item)?;
-            let key = key_obj
-                .to_str()
-                .map_err(|e| self.ctx.stop(py, e, "reading a key", None))?;
+            let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
+            let key = item_key.as_str();
             if !self.keys.contains_key(key) {
-                let kw = self.new_key(&key_obj);
+                let kw = self.new_key(&item_key.to_py(py));
                 self.keys.insert(key.into(), kw);
             }
             let kw = self.keys.get_mut(key).expect("inserted just above");

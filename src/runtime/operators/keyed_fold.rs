@@ -16,7 +16,7 @@ use crate::flow::type_name;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::StatefulLogic;
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter};
-use crate::runtime::routing::split_keyed;
+use crate::runtime::keyed_batch::KeyedItems;
 
 /// Which fold, with the user's functions.
 pub enum FoldKind {
@@ -60,7 +60,16 @@ impl FoldKind {
 struct KeyState {
     state: Py<PyAny>,
     changed_in: u64,
+    /// The key's `str` for `stateful_map`'s output when the item came
+    /// without one (see [`KEEP_KEY_STRS_UP_TO`]).
+    key: Option<Py<PyString>>,
 }
+
+/// Items the exchange took apart bring their key as text; `stateful_map`
+/// needs a `str` to emit. With few keys, one kept per key stays in cache and
+/// is cheapest; with many, a kept one is usually a cache miss away and a new
+/// `str` costs less, so none is kept.
+const KEEP_KEY_STRS_UP_TO: usize = 16_384;
 
 pub struct KeyedFold {
     ctx: StepCtx,
@@ -84,6 +93,7 @@ impl KeyedFold {
                 KeyState {
                     state,
                     changed_in: 0,
+                    key: None,
                 },
             );
         }
@@ -113,7 +123,7 @@ impl StatefulLogic for KeyedFold {
         &mut self,
         py: Python<'_>,
         _now: &Bound<'_, PyAny>,
-        items: &Bound<'_, PyList>,
+        items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
         let (func, action) = match &self.kind {
@@ -121,11 +131,10 @@ impl StatefulLogic for KeyedFold {
             FoldKind::FoldFinal { folder, .. } => (folder.bind(py).clone(), "calling `folder`"),
         };
         let is_map = matches!(self.kind, FoldKind::StatefulMap { .. });
+        let keep_key_strs = self.keys.len() <= KEEP_KEY_STRS_UP_TO;
         for item in items.iter() {
-            let (key_obj, value) = split_keyed(&self.ctx, py, &item)?;
-            let key = key_obj
-                .to_str()
-                .map_err(|e| self.ctx.stop(py, e, "reading a key", None))?;
+            let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
+            let key = item_key.as_str();
             let ks =
                 match self.keys.get_mut(key) {
                     Some(ks) => ks,
@@ -139,6 +148,7 @@ impl StatefulLogic for KeyedFold {
                             KeyState {
                                 state: state.unbind(),
                                 changed_in: 0,
+                                key: None,
                             },
                         );
                         self.keys.get_mut(key).expect("inserted just above")
@@ -162,8 +172,17 @@ impl StatefulLogic for KeyedFold {
                     pair.get_borrowed_item_unchecked(1),
                 )
             };
-            let pushed = PyTuple::new(py, [key_obj.as_any().clone(), emit.to_owned()])
-                .and_then(|t| out.append(t));
+            let key_obj = match item_key.py_obj() {
+                Some(obj) => obj,
+                None if keep_key_strs => ks
+                    .key
+                    .get_or_insert_with(|| PyString::new(py, key).unbind())
+                    .bind(py)
+                    .clone(),
+                None => PyString::new(py, key),
+            };
+            let pushed =
+                PyTuple::new(py, [key_obj.into_any(), emit.to_owned()]).and_then(|t| out.append(t));
             pushed.map_err(|e| self.ctx.stop(py, e, action, Some(key)))?;
             if state.is_none() {
                 self.keys.remove(key);

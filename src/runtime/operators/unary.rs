@@ -20,7 +20,7 @@ use crate::python::time::{from_py_opt, now_py, to_py};
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
-use crate::runtime::routing::split_keyed;
+use crate::runtime::keyed_batch::KeyedItems;
 use crate::telemetry::metrics::Timer;
 
 pub fn unary<'s>(
@@ -295,18 +295,16 @@ impl StatefulLogic for UnaryState {
         &mut self,
         py: Python<'_>,
         now: &Bound<'_, PyAny>,
-        items: &Bound<'_, PyList>,
+        items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
         let on_item = pyo3::intern!(py, "on_item");
         for item in items.iter() {
-            let (key_obj, value) = split_keyed(&self.ctx, py, &item)?;
-            let key = key_obj
-                .to_str()
-                .map_err(|e| self.ctx.stop(py, e, "reading a key", None))?;
+            let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
+            let key = item_key.as_str();
             // One lookup per item: touching the key before the call is
             // equivalent to touching it after.
-            let logic = match self.logics.get_mut(key) {
+            let (logic, key_obj) = match self.logics.get_mut(key) {
                 Some(ks) => {
                     touch(
                         ks,
@@ -315,12 +313,13 @@ impl StatefulLogic for UnaryState {
                         &mut self.touched,
                         &mut self.changes,
                     );
-                    ks.logic.bind(py).clone()
+                    (ks.logic.bind(py).clone(), ks.key.bind(py).clone())
                 }
                 None => {
+                    let key_obj = item_key.to_py(py);
                     self.build_logic(py, now, key, &key_obj, &py.None().into_bound(py))?;
                     self.touch(key);
-                    self.logics[key].logic.bind(py).clone()
+                    (self.logics[key].logic.bind(py).clone(), key_obj)
                 }
             };
             let result = logic.call_method1(on_item, (now, value));

@@ -1,0 +1,180 @@
+//! What a keyed stateful step receives: `(key, value)` items, either as
+//! upstream made them or already taken apart by the exchange.
+//!
+//! Taking items apart is the exchange's job because the sending worker has
+//! just made them: its cache still holds the tuples and key objects, and it
+//! frees them there. The worker that owns the keys then reads only its own
+//! key table and the values; it makes each key's `str` once, not per item.
+
+use compact_str::CompactString;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::Borrowed;
+
+use super::context::{StepCtx, Stop};
+use super::routing::item_key;
+
+/// A batch for a keyed step.
+pub enum KeyedItems<'py> {
+    /// As upstream made them: a list of items that should be `(str, value)`
+    /// tuples, checked one by one.
+    Tuples(Bound<'py, PyList>),
+    /// Taken apart by a keyed exchange: `keys[i]` goes with `values[i]`.
+    Split {
+        keys: Vec<CompactString>,
+        values: Bound<'py, PyList>,
+    },
+}
+
+/// The key of one item.
+#[derive(Clone, Copy)]
+pub struct ItemKey<'a, 'py> {
+    text: &'a str,
+    /// Upstream's own `str`, when the item still is a tuple.
+    obj: Option<Borrowed<'a, 'py, PyString>>,
+}
+
+impl<'a, 'py> ItemKey<'a, 'py> {
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// Upstream's own `str`, when the item came as a tuple.
+    pub fn py_obj(&self) -> Option<Bound<'py, PyString>> {
+        self.obj.map(|obj| obj.to_owned())
+    }
+
+    /// The key as a Python `str`: upstream's own object when there is one.
+    pub fn to_py(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        match self.obj {
+            Some(obj) => obj.to_owned(),
+            None => PyString::new(py, self.text),
+        }
+    }
+}
+
+/// An item a keyed step can not take: not a `(str, value)` 2-tuple, or a key
+/// that is not valid text.
+pub struct BadItem<'a, 'py> {
+    item: Borrowed<'a, 'py, PyAny>,
+    /// Set when the key is a `str` that can not be encoded as UTF-8.
+    key_error: Option<PyErr>,
+}
+
+impl BadItem<'_, '_> {
+    /// Reports the item with the step id and stops the run.
+    pub fn stop(self, ctx: &StepCtx, py: Python<'_>) -> Stop {
+        if let Some(err) = self.key_error {
+            return ctx.stop(py, err, "reading a key", None);
+        }
+        let err = ctx.type_error(format!(
+            "a stateful step needs `(key, value)` 2-tuples with `str` keys from upstream; got a `{}` instead{}",
+            crate::flow::type_name(&self.item),
+            describe_bad_item(&self.item)
+        ));
+        ctx.stop(py, err, "routing an item by key", None)
+    }
+}
+
+/// A hint for the most common mistake: forgetting to key the stream.
+fn describe_bad_item(item: &Bound<'_, PyAny>) -> String {
+    match item.cast::<PyTuple>() {
+        Ok(t) if t.len() == 2 => match t.get_item(0) {
+            Ok(k) => format!(
+                " (its key is a `{}`; keys must be `str`)",
+                crate::flow::type_name(&k)
+            ),
+            Err(_) => String::new(),
+        },
+        Ok(t) => format!(" (a tuple of {} items)", t.len()),
+        Err(_) => "; key the stream first, e.g. with `op.key_on`".to_string(),
+    }
+}
+
+pub type KeyedItem<'a, 'py> =
+    Result<(ItemKey<'a, 'py>, Borrowed<'a, 'py, PyAny>), BadItem<'a, 'py>>;
+
+impl<'py> KeyedItems<'py> {
+    pub fn len(&self) -> usize {
+        match self {
+            KeyedItems::Tuples(list) => list.len(),
+            KeyedItems::Split { keys, .. } => keys.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The items in order, as borrowed key and value.
+    pub fn iter<'a>(&'a self) -> impl Iterator<Item = KeyedItem<'a, 'py>> + 'a {
+        let list = match self {
+            KeyedItems::Tuples(list) => list,
+            KeyedItems::Split { values, .. } => values,
+        };
+        (0..self.len()).map(move |i| {
+            // SAFETY: `i < len`, and the list is private to this batch: no
+            // code that runs while a step handles it can reach it to change
+            // its length or items, so borrowing from it is sound for as
+            // long as `self` is borrowed.
+            let item = unsafe {
+                Borrowed::from_ptr(
+                    list.py(),
+                    pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t),
+                )
+            };
+            match self {
+                KeyedItems::Split { keys, .. } => {
+                    let key = ItemKey {
+                        text: keys[i].as_str(),
+                        obj: None,
+                    };
+                    Ok((key, item))
+                }
+                KeyedItems::Tuples(_) => split_tuple(item),
+            }
+        })
+    }
+}
+
+/// Takes a `(str, value)` tuple apart, borrowing from it.
+pub fn split_tuple<'a, 'py>(item: Borrowed<'a, 'py, PyAny>) -> KeyedItem<'a, 'py> {
+    let is_keyed = item_key(&item).is_some();
+    if !is_keyed {
+        return Err(BadItem {
+            item,
+            key_error: None,
+        });
+    }
+    // SAFETY: `item_key` checked that the item is a 2-tuple with a `str`
+    // first; the tuple is immutable and lives for `'a`, so do its fields.
+    let (key, value) = unsafe {
+        let py = item.py();
+        let key = Borrowed::from_ptr(py, pyo3::ffi::PyTuple_GET_ITEM(item.as_ptr(), 0))
+            .cast_unchecked::<PyString>();
+        let value = Borrowed::from_ptr(py, pyo3::ffi::PyTuple_GET_ITEM(item.as_ptr(), 1));
+        (key, value)
+    };
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `key` is a `str`; its UTF-8 form is cached in the object, so
+    // it lives as long as the key does (`'a`), and CPython made it valid
+    // UTF-8.
+    let text = unsafe {
+        let data = pyo3::ffi::PyUnicode_AsUTF8AndSize(key.as_ptr(), &mut size);
+        if data.is_null() {
+            return Err(BadItem {
+                item,
+                key_error: Some(PyErr::fetch(item.py())),
+            });
+        }
+        let bytes: &'a [u8] = std::slice::from_raw_parts(data.cast(), size as usize);
+        std::str::from_utf8_unchecked(bytes)
+    };
+    Ok((
+        ItemKey {
+            text,
+            obj: Some(key),
+        },
+        value,
+    ))
+}
