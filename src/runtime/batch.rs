@@ -6,13 +6,12 @@
 
 use std::io::Write;
 
-use compact_str::CompactString;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use timely::container::Accountable;
 use timely::dataflow::channels::ContainerBytes;
 
-use super::keyed_batch::KeyedItems;
+use super::keyed_batch::{KeyTexts, KeyedItems};
 
 enum Payload {
     Empty,
@@ -28,7 +27,7 @@ pub struct PyBatch {
     /// Set when a keyed exchange took the `(key, value)` items apart: one
     /// key per item, and the payload holds the values. The receiving worker
     /// then never touches the tuples or key objects the sender made.
-    keys: Option<Vec<CompactString>>,
+    keys: Option<KeyTexts>,
     /// Item count, fixed when the batch is made: timely's progress tracking
     /// must see the same count on both ends of an edge.
     len: usize,
@@ -69,7 +68,7 @@ impl PyBatch {
     /// Python::attach(|py| {
     ///     let make = || {
     ///         let values = PyList::new(py, [1, 2]).unwrap();
-    ///         PyBatch::from_keyed(vec!["a".into(), "été".into()], values)
+    ///         PyBatch::from_keyed(["a", "été"].into_iter().collect(), values)
     ///     };
     ///     let tuples = make().take(py).unwrap();
     ///     assert_eq!(tuples.repr().unwrap().to_string(), "[('a', 1), ('été', 2)]");
@@ -84,11 +83,11 @@ impl PyBatch {
     ///     let KeyedItems::Split { keys, values } = got.take_keyed(py).unwrap() else {
     ///         panic!("the keys were lost on the way");
     ///     };
-    ///     assert_eq!(keys, ["a", "été"]);
+    ///     assert_eq!(keys.iter().collect::<Vec<_>>(), ["a", "été"]);
     ///     assert_eq!(values.repr().unwrap().to_string(), "[1, 2]");
     /// });
     /// ```
-    pub fn from_keyed(keys: Vec<CompactString>, values: Bound<'_, PyList>) -> Self {
+    pub fn from_keyed(keys: KeyTexts, values: Bound<'_, PyList>) -> Self {
         debug_assert_eq!(keys.len(), values.len());
         PyBatch {
             len: keys.len(),
@@ -193,7 +192,7 @@ impl Accountable for PyBatch {
 
 /// On the wire: item count, pickled size, key section size (`u64::MAX`
 /// when the batch has no keys), all little-endian `u64`; the pickled list;
-/// then each key as a `u32` length and its UTF-8 bytes. Both sections are
+/// then the keys as [`KeyTexts::write_to`] writes them. Both sections are
 /// padded to 8 bytes.
 impl ContainerBytes for PyBatch {
     fn from_bytes(bytes: timely::bytes::arc::Bytes) -> Self {
@@ -204,17 +203,9 @@ impl ContainerBytes for PyBatch {
         let body = 24;
         let payload = Payload::Pickled(bytes[body..body + size].to_vec());
         let keys = (keys_size != u64::MAX).then(|| {
-            let mut at = body + padded(size);
-            let end = at + keys_size as usize;
-            let mut keys = Vec::with_capacity(len);
-            while at < end {
-                let n = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-                let text = std::str::from_utf8(&bytes[at + 4..at + 4 + n])
-                    .expect("keys are sent as UTF-8");
-                keys.push(CompactString::from(text));
-                at += 4 + n;
-            }
-            keys
+            let at = body + padded(size);
+            KeyTexts::read_from(&bytes[at..at + keys_size as usize], len)
+                .expect("a peer sent keys this build can not read")
         });
         PyBatch { payload, keys, len }
     }
@@ -235,10 +226,7 @@ impl ContainerBytes for PyBatch {
         writer.write_all(pickled).unwrap();
         pad(writer, pickled.len());
         if let Some(keys) = &self.keys {
-            for key in keys {
-                writer.write_all(&(key.len() as u32).to_le_bytes()).unwrap();
-                writer.write_all(key.as_bytes()).unwrap();
-            }
+            keys.write_to(writer);
             pad(writer, self.keys_size());
         }
     }
@@ -261,9 +249,7 @@ impl PyBatch {
     }
 
     fn keys_size(&self) -> usize {
-        self.keys
-            .as_ref()
-            .map_or(0, |keys| keys.iter().map(|k| 4 + k.len()).sum())
+        self.keys.as_ref().map_or(0, KeyTexts::wire_len)
     }
 }
 

@@ -6,7 +6,6 @@
 //! frees them there. The worker that owns the keys then reads only its own
 //! key table and the values; it makes each key's `str` once, not per item.
 
-use compact_str::CompactString;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::Borrowed;
@@ -19,11 +18,121 @@ pub enum KeyedItems<'py> {
     /// As upstream made them: a list of items that should be `(str, value)`
     /// tuples, checked one by one.
     Tuples(Bound<'py, PyList>),
-    /// Taken apart by a keyed exchange: `keys[i]` goes with `values[i]`.
+    /// Taken apart by a keyed exchange: key `i` goes with `values[i]`.
     Split {
-        keys: Vec<CompactString>,
+        keys: KeyTexts,
         values: Bound<'py, PyList>,
     },
+}
+
+/// Keys as text, packed into one buffer: one allocation per batch, however
+/// long the keys.
+///
+/// ```
+/// use bytewax::runtime::keyed_batch::KeyTexts;
+///
+/// let keys: KeyTexts = ["a", "", "été"].into_iter().collect();
+/// assert_eq!(keys.len(), 3);
+/// assert_eq!(keys.get(2), "été");
+/// assert_eq!(keys.iter().collect::<Vec<_>>(), ["a", "", "été"]);
+///
+/// let mut wire = Vec::new();
+/// keys.write_to(&mut wire);
+/// assert_eq!(wire.len(), keys.wire_len());
+/// assert_eq!(KeyTexts::read_from(&wire, 3), Some(keys));
+/// assert_eq!(KeyTexts::read_from(&wire[..5], 3), None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyTexts {
+    text: String,
+    /// Where each key ends in `text`.
+    ends: Vec<u32>,
+}
+
+impl KeyTexts {
+    pub fn with_capacity(keys: usize) -> Self {
+        KeyTexts {
+            text: String::with_capacity(keys * 8),
+            ends: Vec::with_capacity(keys),
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, key: &str) {
+        self.text.push_str(key);
+        self.ends.push(self.text.len() as u32);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Key `i`; panics if there is no such key.
+    #[inline]
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends[i] as usize;
+        // SAFETY: every key was pushed as a whole `str`, so both ends lie on
+        // character boundaries, in order.
+        unsafe { self.text.get_unchecked(start..end) }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Bytes [`write_to`](Self::write_to) writes: each end as a
+    /// little-endian `u32`, then the text.
+    pub fn wire_len(&self) -> usize {
+        4 * self.ends.len() + self.text.len()
+    }
+
+    pub fn write_to(&self, out: &mut impl std::io::Write) {
+        for end in &self.ends {
+            out.write_all(&end.to_le_bytes()).unwrap();
+        }
+        out.write_all(self.text.as_bytes()).unwrap();
+    }
+
+    /// Reads `count` keys written by [`write_to`](Self::write_to); `None`
+    /// if the bytes are not such keys.
+    pub fn read_from(bytes: &[u8], count: usize) -> Option<KeyTexts> {
+        let (ends, text) = bytes.split_at_checked(4 * count)?;
+        let ends: Vec<u32> = ends
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        if text.len() != ends.last().map_or(0, |&e| e as usize) {
+            return None;
+        }
+        let text = std::str::from_utf8(text).ok()?;
+        let mut start = 0;
+        for &end in &ends {
+            let end = end as usize;
+            if end < start || !text.is_char_boundary(end) {
+                return None;
+            }
+            start = end;
+        }
+        Some(KeyTexts {
+            text: text.to_string(),
+            ends,
+        })
+    }
+}
+
+impl<'a> FromIterator<&'a str> for KeyTexts {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(keys: I) -> Self {
+        let mut texts = KeyTexts::default();
+        for key in keys {
+            texts.push(key);
+        }
+        texts
+    }
 }
 
 /// The key of one item.
@@ -126,7 +235,7 @@ impl<'py> KeyedItems<'py> {
             match self {
                 KeyedItems::Split { keys, .. } => {
                     let key = ItemKey {
-                        text: keys[i].as_str(),
+                        text: keys.get(i),
                         obj: None,
                     };
                     Ok((key, item))

@@ -4,7 +4,6 @@
 
 use std::ops::Range;
 
-use compact_str::CompactString;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::Borrowed;
@@ -14,7 +13,7 @@ use timely::dataflow::channels::{Message, Stamp};
 
 use super::batch::PyBatch;
 use super::context::StepCtx;
-use super::keyed_batch::split_tuple;
+use super::keyed_batch::{split_tuple, KeyTexts};
 
 /// A 64-bit hash of a state key that is the same in every process, run and
 /// build, so state keeps meeting its key's items after a restart.
@@ -200,8 +199,8 @@ fn split_keyed<'py>(
     peers: usize,
 ) -> Option<Vec<Option<PyBatch>>> {
     let n = list.len();
-    let mut keys: Vec<Vec<CompactString>> = (0..peers)
-        .map(|_| Vec::with_capacity(n / peers + n / 16 + 1))
+    let mut keys: Vec<KeyTexts> = (0..peers)
+        .map(|_| KeyTexts::with_capacity(n / peers + n / 16 + 1))
         .collect();
     let mut dests: Vec<u32> = Vec::with_capacity(n);
     for i in 0..n {
@@ -215,7 +214,7 @@ fn split_keyed<'py>(
         };
         let (key, _) = split_tuple(item).ok()?;
         let dest = dest_for(key_hash(key.as_str()), peers);
-        keys[dest].push(CompactString::from(key.as_str()));
+        keys[dest].push(key.as_str());
         dests.push(dest as u32);
     }
     let values: Vec<Option<Bound<'py, PyList>>> = keys
