@@ -212,6 +212,34 @@ def make(op_name):
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// Past a few thousand keys per worker the exchange stops taking items
+/// apart and sends the tuples as they are; a run that crosses that point
+/// mid-stream still counts every key exactly.
+#[test]
+fn many_keys_count_exactly_across_the_exchange_modes() {
+    check(
+        "manykeys",
+        r#"
+KEYS = 50_000
+
+
+def count(n, _v):
+    return n + 1, n + 1
+
+
+flow = Dataflow("many")
+s = op.input("inp", flow, TestingSource(range(2 * KEYS), batch_size=500))
+s = op.key_on("key", s, lambda x: f"user-{x % KEYS}")
+s = op.stateful_map("count", s, lambda: 0, count)
+s = op.filter("second", s, lambda kv: kv[1] == 2)
+s = op.count_final("total", s, lambda kv: "seen twice")
+op.output("out", s, StdOutSink())
+"#,
+        "flow",
+        &["('seen twice', 50000)"],
+    );
+}
+
 // ---------------------------------------------------------------------
 // Composites, against hand-worked outputs.
 

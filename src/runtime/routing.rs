@@ -2,7 +2,9 @@
 //! the timely distributors that split a [`PyBatch`] between workers under
 //! one GIL acquisition per batch.
 
+use std::cell::Cell;
 use std::ops::Range;
+use std::rc::Rc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
@@ -136,19 +138,34 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
 }
 
 /// Routes the `(key, value)` items of a keyed step to the workers owning
-/// their keys, taken apart into keyed batches (see [`KeyedItems`]). A batch
-/// with a malformed item goes as it is, routed like [`ByKey`] does, so that
-/// the step reports the item.
+/// their keys.
+///
+/// While the step has few keys, items are taken apart into keyed batches
+/// (see [`KeyedItems`]): the owner's key table and one `str` per key stay
+/// in its cache, so not touching the sender's objects is what is left to
+/// save. With many keys, every item costs the owner cache misses on its
+/// table anyway, and reusing the sender's key objects beats making new
+/// ones, so the tuples go as they are. A batch with a malformed item also
+/// goes as it is, so that the step reports the item.
 ///
 /// [`KeyedItems`]: super::keyed_batch::KeyedItems
 pub struct KeyDistributor {
     local: Range<usize>,
     ctx: StepCtx,
+    /// Keys holding state in this worker's instance of the step.
+    live_keys: Rc<Cell<usize>>,
 }
 
+/// Up to how many keys per worker a keyed step's items are taken apart.
+pub const SPLIT_UP_TO_KEYS: usize = 16_384;
+
 impl KeyDistributor {
-    pub fn new(local: Range<usize>, ctx: StepCtx) -> Self {
-        KeyDistributor { local, ctx }
+    pub fn new(local: Range<usize>, ctx: StepCtx, live_keys: Rc<Cell<usize>>) -> Self {
+        KeyDistributor {
+            local,
+            ctx,
+            live_keys,
+        }
     }
 }
 
@@ -159,15 +176,20 @@ impl Distributor<PyBatch> for KeyDistributor {
         stamp: &Stamp<T>,
         pushers: &mut [P],
     ) {
+        let live_keys = self.live_keys.get();
         distribute(
             &self.ctx,
             &self.local,
             container,
             stamp,
             pushers,
-            |py, list, peers| match split_keyed(py, list, peers) {
-                Some(batches) => batches,
-                None => as_batches(split_by(py, list, peers, |item| ByKey.route(item, peers))),
+            |py, list, peers| {
+                let batches = (live_keys <= SPLIT_UP_TO_KEYS)
+                    .then(|| split_keyed(py, list, peers))
+                    .flatten();
+                batches.unwrap_or_else(|| {
+                    as_batches(split_by(py, list, peers, |item| ByKey.route(item, peers)))
+                })
             },
         );
     }

@@ -60,22 +60,18 @@ impl FoldKind {
 struct KeyState {
     state: Py<PyAny>,
     changed_in: u64,
-    /// The key's `str` for `stateful_map`'s output when the item came
-    /// without one (see [`KEEP_KEY_STRS_UP_TO`]).
-    key: Option<Py<PyString>>,
 }
-
-/// Items the exchange took apart bring their key as text; `stateful_map`
-/// needs a `str` to emit. With few keys, one kept per key stays in cache and
-/// is cheapest; with many, a kept one is usually a cache miss away and a new
-/// `str` costs less, so none is kept.
-const KEEP_KEY_STRS_UP_TO: usize = 16_384;
 
 pub struct KeyedFold {
     ctx: StepCtx,
     kind: FoldKind,
     snapshotter: Option<Snapshotter>,
     keys: KeyMap<KeyState>,
+    /// `stateful_map` emits `(key, value)` tuples, but items the exchange
+    /// took apart bring their key as text only (it does that while a step
+    /// has few keys): one `str` per such key is kept here, apart from the
+    /// state so that the state table stays compact when keys are many.
+    key_strs: KeyMap<Py<PyString>>,
     changes: Changes,
 }
 
@@ -93,7 +89,6 @@ impl KeyedFold {
                 KeyState {
                     state,
                     changed_in: 0,
-                    key: None,
                 },
             );
         }
@@ -103,6 +98,7 @@ impl KeyedFold {
             changes: Changes::new(snapshotter.is_some()),
             snapshotter,
             keys,
+            key_strs: KeyMap::default(),
         }
     }
 }
@@ -131,7 +127,6 @@ impl StatefulLogic for KeyedFold {
             FoldKind::FoldFinal { folder, .. } => (folder.bind(py).clone(), "calling `folder`"),
         };
         let is_map = matches!(self.kind, FoldKind::StatefulMap { .. });
-        let keep_key_strs = self.keys.len() <= KEEP_KEY_STRS_UP_TO;
         for item in items.iter() {
             let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
             let key = item_key.as_str();
@@ -148,7 +143,6 @@ impl StatefulLogic for KeyedFold {
                             KeyState {
                                 state: state.unbind(),
                                 changed_in: 0,
-                                key: None,
                             },
                         );
                         self.keys.get_mut(key).expect("inserted just above")
@@ -174,18 +168,21 @@ impl StatefulLogic for KeyedFold {
             };
             let key_obj = match item_key.py_obj() {
                 Some(obj) => obj,
-                None if keep_key_strs => ks
-                    .key
-                    .get_or_insert_with(|| PyString::new(py, key).unbind())
-                    .bind(py)
-                    .clone(),
-                None => PyString::new(py, key),
+                None => match self.key_strs.get(key) {
+                    Some(k) => k.bind(py).clone(),
+                    None => {
+                        let k = PyString::new(py, key);
+                        self.key_strs.insert(key.into(), k.clone().unbind());
+                        k
+                    }
+                },
             };
             let pushed =
                 PyTuple::new(py, [key_obj.into_any(), emit.to_owned()]).and_then(|t| out.append(t));
             pushed.map_err(|e| self.ctx.stop(py, e, action, Some(key)))?;
             if state.is_none() {
                 self.keys.remove(key);
+                self.key_strs.remove(key);
             } else {
                 ks.state = state.to_owned().unbind();
             }
@@ -229,6 +226,10 @@ impl StatefulLogic for KeyedFold {
 
     fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
     fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>> {
