@@ -239,33 +239,12 @@ fn split_keyed<'py>(
         keys[dest].push(key.as_str());
         dests.push(dest as u32);
     }
-    let values: Vec<Option<Bound<'py, PyList>>> = keys
-        .iter()
-        .map(|keys| {
-            // SAFETY: a new list of `len` empty slots, all filled below.
-            (!keys.is_empty()).then(|| unsafe {
-                Bound::from_owned_ptr(
-                    py,
-                    pyo3::ffi::PyList_New(keys.len() as pyo3::ffi::Py_ssize_t),
-                )
-                .cast_into_unchecked()
-            })
-        })
-        .collect();
-    let mut filled = vec![0usize; peers];
-    for (i, &dest) in dests.iter().enumerate() {
-        let dest = dest as usize;
-        let out = values[dest].as_ref().expect("counted above");
-        // SAFETY: every item is a 2-tuple (checked above); `SET_ITEM` steals
-        // a reference, so take one for it; each slot is written once.
-        unsafe {
-            let item = pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t);
-            let value = pyo3::ffi::PyTuple_GET_ITEM(item, 1);
-            pyo3::ffi::Py_INCREF(value);
-            pyo3::ffi::PyList_SET_ITEM(out.as_ptr(), filled[dest] as pyo3::ffi::Py_ssize_t, value);
-        }
-        filled[dest] += 1;
-    }
+    let counts: Vec<usize> = keys.iter().map(KeyTexts::len).collect();
+    // SAFETY: every item is a `(str, value)` 2-tuple (checked above), and
+    // its value lives as long as the list.
+    let values = scatter(py, list, &dests, &counts, |item| unsafe {
+        pyo3::ffi::PyTuple_GET_ITEM(item, 1)
+    });
     Some(
         keys.into_iter()
             .zip(values)
@@ -282,8 +261,7 @@ fn as_batches(lists: Vec<Option<Bound<'_, PyList>>>) -> Vec<Option<PyBatch>> {
 }
 
 /// Splits `list` into one list per destination `dest_of` gives: a first
-/// pass counts, a second fills lists made at their final size (no appends,
-/// no regrowth).
+/// pass counts, a second fills the lists.
 fn split_by<'py>(
     py: Python<'py>,
     list: &Bound<'py, PyList>,
@@ -300,6 +278,20 @@ fn split_by<'py>(
         counts[dest] += 1;
         dests.push(dest as u32);
     }
+    scatter(py, list, &dests, &counts, |item| item)
+}
+
+/// Fills one new list per destination, of `counts[d]` slots, with what
+/// `pick` takes from each item of `list` (the item itself, or a field of
+/// it), in order; `dests[i]` is item `i`'s destination. Lists are made at
+/// their final size: no appends, no regrowth.
+fn scatter<'py>(
+    py: Python<'py>,
+    list: &Bound<'py, PyList>,
+    dests: &[u32],
+    counts: &[usize],
+    pick: impl Fn(*mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject,
+) -> Vec<Option<Bound<'py, PyList>>> {
     let outs: Vec<Option<Bound<'py, PyList>>> = counts
         .iter()
         .map(|&count| {
@@ -310,16 +302,17 @@ fn split_by<'py>(
             })
         })
         .collect();
-    let mut filled = vec![0usize; peers];
+    let mut filled = vec![0usize; counts.len()];
     for (i, &dest) in dests.iter().enumerate() {
         let dest = dest as usize;
         let out = outs[dest].as_ref().expect("counted above");
-        // SAFETY: `SET_ITEM` steals a reference: take one for it. Each slot
-        // is written once; `filled[dest] < counts[dest]`.
+        // SAFETY: `i < len`; `SET_ITEM` steals a reference, so take one for
+        // it. Each slot is written once; `filled[dest] < counts[dest]`.
         unsafe {
             let item = pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t);
-            pyo3::ffi::Py_INCREF(item);
-            pyo3::ffi::PyList_SET_ITEM(out.as_ptr(), filled[dest] as pyo3::ffi::Py_ssize_t, item);
+            let picked = pick(item);
+            pyo3::ffi::Py_INCREF(picked);
+            pyo3::ffi::PyList_SET_ITEM(out.as_ptr(), filled[dest] as pyo3::ffi::Py_ssize_t, picked);
         }
         filled[dest] += 1;
     }
