@@ -60,72 +60,47 @@ pub fn item_key<'a, 'py>(item: &'a Bound<'py, PyAny>) -> Option<Borrowed<'a, 'py
     key.cast::<PyString>().ok()
 }
 
-/// Chooses a destination worker for one item.
-pub trait Route {
-    fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize;
+/// How a batch is split between `peers` workers: one optional batch per
+/// worker.
+pub trait Split {
+    fn split<'py>(
+        &mut self,
+        py: Python<'py>,
+        list: &Bound<'py, PyList>,
+        peers: usize,
+    ) -> Vec<Option<PyBatch>>;
 }
 
-/// Routes `(key, value)` items by the hash of their key. Malformed items go
-/// to worker 0, whose stateful step reports them with its step id.
-pub struct ByKey;
-
-impl Route for ByKey {
-    #[inline]
-    fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize {
-        let Some(key) = item_key(item) else { return 0 };
-        match key.to_str() {
-            Ok(key) => dest_for(key_hash(key), peers),
-            Err(_) => 0,
-        }
-    }
-}
-
-/// Routes `(int, value)` items to the worker named by their first field.
-pub struct ByWorkerIndex;
-
-impl Route for ByWorkerIndex {
-    #[inline]
-    fn route(&mut self, item: &Bound<'_, PyAny>, peers: usize) -> usize {
-        item.cast::<PyTuple>()
-            .ok()
-            .and_then(|t| t.get_item(0).ok())
-            .and_then(|w| w.extract::<usize>().ok())
-            .map_or(0, |w| w % peers)
-    }
-}
-
-/// Splits each batch item by item with a [`Route`]; batches bound for
-/// another process are pickled here, where the step is known.
-pub struct PyDistributor<R> {
-    route: R,
+/// Splits batches with a [`Split`]; batches bound for another process are
+/// pickled here, where the step is known.
+pub struct PyDistributor<S> {
+    split: S,
     /// Global indices of this process's workers.
     local: Range<usize>,
     ctx: StepCtx,
 }
 
-impl<R: Route> PyDistributor<R> {
-    pub fn new(route: R, local: Range<usize>, ctx: StepCtx) -> Self {
-        PyDistributor { route, local, ctx }
+impl<S: Split> PyDistributor<S> {
+    pub fn new(split: S, local: Range<usize>, ctx: StepCtx) -> Self {
+        PyDistributor { split, local, ctx }
     }
 }
 
-impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
+impl<S: Split> Distributor<PyBatch> for PyDistributor<S> {
     fn partition<T: Clone, P: Push<Message<T, PyBatch>>>(
         &mut self,
         container: &mut PyBatch,
         stamp: &Stamp<T>,
         pushers: &mut [P],
     ) {
-        let route = &mut self.route;
+        let split = &mut self.split;
         distribute(
             &self.ctx,
             &self.local,
             container,
             stamp,
             pushers,
-            |py, list, peers| {
-                as_batches(split_by(py, list, peers, |item| route.route(item, peers)))
-            },
+            |py, list, peers| split.split(py, list, peers),
         );
     }
 
@@ -134,6 +109,26 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
         _stamp: &Stamp<T>,
         _pushers: &mut [P],
     ) {
+    }
+}
+
+/// Routes `(int, value)` items to the worker named by their first field.
+pub struct ByWorkerIndex;
+
+impl Split for ByWorkerIndex {
+    fn split<'py>(
+        &mut self,
+        py: Python<'py>,
+        list: &Bound<'py, PyList>,
+        peers: usize,
+    ) -> Vec<Option<PyBatch>> {
+        as_batches(split_by(py, list, peers, |item| {
+            item.cast::<PyTuple>()
+                .ok()
+                .and_then(|t| t.get_item(0).ok())
+                .and_then(|w| w.extract::<usize>().ok())
+                .map_or(0, |w| w % peers)
+        }))
     }
 }
 
@@ -146,12 +141,11 @@ impl<R: Route> Distributor<PyBatch> for PyDistributor<R> {
 /// save. With many keys, every item costs the owner cache misses on its
 /// table anyway, and reusing the sender's key objects beats making new
 /// ones, so the tuples go as they are. A batch with a malformed item also
-/// goes as it is, so that the step reports the item.
+/// goes as it is (malformed items to worker 0), so that the step reports
+/// the item.
 ///
 /// [`KeyedItems`]: super::keyed_batch::KeyedItems
-pub struct KeyDistributor {
-    local: Range<usize>,
-    ctx: StepCtx,
+pub struct ByKey {
     /// Keys holding state in this worker's instance of the step.
     live_keys: Rc<Cell<usize>>,
 }
@@ -159,46 +153,65 @@ pub struct KeyDistributor {
 /// Up to how many keys per worker a keyed step's items are taken apart.
 pub const SPLIT_UP_TO_KEYS: usize = 16_384;
 
-impl KeyDistributor {
-    pub fn new(local: Range<usize>, ctx: StepCtx, live_keys: Rc<Cell<usize>>) -> Self {
-        KeyDistributor {
-            local,
-            ctx,
-            live_keys,
-        }
+impl ByKey {
+    pub fn new(live_keys: Rc<Cell<usize>>) -> Self {
+        ByKey { live_keys }
     }
 }
 
-impl Distributor<PyBatch> for KeyDistributor {
-    fn partition<T: Clone, P: Push<Message<T, PyBatch>>>(
+impl Split for ByKey {
+    fn split<'py>(
         &mut self,
-        container: &mut PyBatch,
-        stamp: &Stamp<T>,
-        pushers: &mut [P],
-    ) {
-        let live_keys = self.live_keys.get();
-        distribute(
-            &self.ctx,
-            &self.local,
-            container,
-            stamp,
-            pushers,
-            |py, list, peers| {
-                let batches = (live_keys <= SPLIT_UP_TO_KEYS)
-                    .then(|| split_keyed(py, list, peers))
-                    .flatten();
-                batches.unwrap_or_else(|| {
-                    as_batches(split_by(py, list, peers, |item| ByKey.route(item, peers)))
-                })
-            },
-        );
+        py: Python<'py>,
+        list: &Bound<'py, PyList>,
+        peers: usize,
+    ) -> Vec<Option<PyBatch>> {
+        let batches = (self.live_keys.get() <= SPLIT_UP_TO_KEYS)
+            .then(|| split_keyed(py, list, peers))
+            .flatten();
+        batches.unwrap_or_else(|| {
+            as_batches(split_by(py, list, peers, |item| {
+                let Some(key) = item_key(item) else { return 0 };
+                match key.to_str() {
+                    Ok(key) => dest_for(key_hash(key), peers),
+                    Err(_) => 0,
+                }
+            }))
+        })
     }
+}
 
-    fn flush<T: Clone, P: Push<Message<T, PyBatch>>>(
+/// Spreads each batch evenly over the workers in contiguous slices, with no
+/// per-item work; used by `redistribute`.
+pub struct Even {
+    /// Rotates where a batch starts, so small batches spread too.
+    next: usize,
+}
+
+impl Even {
+    /// `worker` staggers where each worker's first batch starts.
+    pub fn new(worker: usize) -> Self {
+        Even { next: worker }
+    }
+}
+
+impl Split for Even {
+    fn split<'py>(
         &mut self,
-        _stamp: &Stamp<T>,
-        _pushers: &mut [P],
-    ) {
+        _py: Python<'py>,
+        list: &Bound<'py, PyList>,
+        peers: usize,
+    ) -> Vec<Option<PyBatch>> {
+        let n = list.len();
+        let mut outs: Vec<Option<Bound<'py, PyList>>> = (0..peers)
+            .map(|slot| {
+                let (lo, hi) = (slot * n / peers, (slot + 1) * n / peers);
+                (hi > lo).then(|| list.get_slice(lo, hi))
+            })
+            .collect();
+        outs.rotate_right(self.next % peers);
+        self.next = self.next.wrapping_add(1);
+        as_batches(outs)
     }
 }
 
@@ -368,58 +381,5 @@ fn push_batches<T: Clone, P: Push<Message<T, PyBatch>>>(
             }
         }
         Message::push_at(&mut batch, stamp.clone(), &mut pushers[dest]);
-    }
-}
-
-/// Spreads each batch evenly over the workers in contiguous slices, with no
-/// per-item work; used by `redistribute`.
-pub struct EvenDistributor {
-    local: Range<usize>,
-    ctx: StepCtx,
-    /// Rotates where a batch starts, so small batches spread too.
-    next: usize,
-}
-
-impl EvenDistributor {
-    pub fn new(local: Range<usize>, ctx: StepCtx) -> Self {
-        let next = ctx.worker;
-        EvenDistributor { local, ctx, next }
-    }
-}
-
-impl Distributor<PyBatch> for EvenDistributor {
-    fn partition<T: Clone, P: Push<Message<T, PyBatch>>>(
-        &mut self,
-        container: &mut PyBatch,
-        stamp: &Stamp<T>,
-        pushers: &mut [P],
-    ) {
-        let next = &mut self.next;
-        distribute(
-            &self.ctx,
-            &self.local,
-            container,
-            stamp,
-            pushers,
-            |_py, list, peers| {
-                let n = list.len();
-                let mut outs: Vec<Option<Bound<'_, PyList>>> = (0..peers)
-                    .map(|slot| {
-                        let (lo, hi) = (slot * n / peers, (slot + 1) * n / peers);
-                        (hi > lo).then(|| list.get_slice(lo, hi))
-                    })
-                    .collect();
-                outs.rotate_right(*next % peers);
-                *next = next.wrapping_add(1);
-                as_batches(outs)
-            },
-        );
-    }
-
-    fn flush<T: Clone, P: Push<Message<T, PyBatch>>>(
-        &mut self,
-        _stamp: &Stamp<T>,
-        _pushers: &mut [P],
-    ) {
     }
 }

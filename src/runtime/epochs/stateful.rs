@@ -25,7 +25,7 @@ use crate::runtime::batch::PyBatch;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::keyed_batch::KeyedItems;
 use crate::runtime::operators::{PyStream, SnapStream};
-use crate::runtime::routing::KeyDistributor;
+use crate::runtime::routing::{ByKey, PyDistributor};
 use crate::telemetry::metrics::{timed, Timer};
 
 /// What a keyed stateful step does; the driver decides when.
@@ -96,7 +96,7 @@ where
     let pact = DistributorPact({
         let ctx = ctx.clone();
         let live_keys = Rc::clone(&live_keys);
-        move |_peers| KeyDistributor::new(local, ctx, live_keys)
+        move |_peers| PyDistributor::new(ByKey::new(live_keys), local, ctx)
     });
     let mut input = op.new_input(up, pact);
     let (mut output, down) = op.new_output::<PyBatch>();

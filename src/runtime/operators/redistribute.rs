@@ -8,7 +8,7 @@ use timely::dataflow::operators::Operator;
 use super::PyStream;
 use crate::runtime::batch::PyBatch;
 use crate::runtime::context::StepCtx;
-use crate::runtime::routing::EvenDistributor;
+use crate::runtime::routing::{Even, PyDistributor};
 
 pub fn redistribute<'s>(
     up: PyStream<'s>,
@@ -16,7 +16,10 @@ pub fn redistribute<'s>(
     local: std::ops::Range<usize>,
 ) -> PyStream<'s> {
     let name = ctx.step_id.to_string();
-    let pact = DistributorPact(move |_peers| EvenDistributor::new(local, ctx));
+    let pact = DistributorPact(move |_peers| {
+        let even = Even::new(ctx.worker);
+        PyDistributor::new(even, local, ctx)
+    });
     up.unary::<NoopBuilder<PyBatch>, _, _, _>(pact, &name, move |_cap, _info| {
         move |input, output| {
             input.for_each(|time, batch| {
