@@ -240,6 +240,79 @@ op.output("out", s, StdOutSink())
     );
 }
 
+/// A stateful step that emits a long batch at once (a worker catching up
+/// on a backlog) leaves the tuples that can not hold a reference cycle out
+/// of the cyclic collector's care, and only those: an item whose value is
+/// a dict, or a tuple subclass, stays tracked, so cycles through it are
+/// still collected.
+#[test]
+fn long_outputs_untrack_only_tuples_that_can_not_hold_cycles() {
+    let dir = TempDir::new("untrack");
+    write_flow(
+        &dir,
+        "flow.py",
+        r#"
+import gc
+from collections import namedtuple
+
+Point = namedtuple("Point", "x y")
+N = 9000
+
+
+def value_of(x):
+    kind = x % 3
+    if kind == 0:
+        return x
+    if kind == 1:
+        cyclic = {"x": x}
+        cyclic["self"] = cyclic
+        return cyclic
+    return Point(x, x)
+
+
+def kind_of(kv):
+    value = kv[1]
+    tracked = "tracked" if gc.is_tracked(kv) else "untracked"
+    return f"{tracked} {type(value).__name__}"
+
+
+flow = Dataflow("untrack")
+# One batch: the step's output for it is one list of N items.
+s = op.input("inp", flow, TestingSource(range(N), batch_size=N))
+s = op.key_on("key", s, lambda x: str(x % 7))
+s = op.stateful_map("emit", s, lambda: None, lambda st, x: (st, value_of(x)))
+s = op.count_final("kinds", s, kind_of)
+op.output("out", s, StdOutSink())
+"#,
+    );
+    let out = bytewax(["run", "flow.py:flow", "-w", "1"])
+        .cwd(dir.path())
+        .timeout(Duration::from_secs(60))
+        .run();
+    out.assert_success();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let count_of = |kind: &str| -> u64 {
+        lines
+            .iter()
+            .find_map(|l| {
+                l.strip_prefix(&format!("('{kind}', "))
+                    .and_then(|rest| rest.strip_suffix(')'))
+            })
+            .map_or(0, |n| n.parse().expect("a count"))
+    };
+    assert_eq!(count_of("tracked dict"), 3000, "{}", out.report());
+    assert_eq!(count_of("tracked Point"), 3000, "{}", out.report());
+    assert_eq!(count_of("untracked dict"), 0, "{}", out.report());
+    assert_eq!(count_of("untracked Point"), 0, "{}", out.report());
+    let (tracked, untracked) = (count_of("tracked int"), count_of("untracked int"));
+    assert_eq!(tracked + untracked, 3000, "{}", out.report());
+    assert!(
+        untracked > 2000,
+        "most int-valued items of a long output should be untracked\n{}",
+        out.report()
+    );
+}
+
 // ---------------------------------------------------------------------
 // Composites, against hand-worked outputs.
 

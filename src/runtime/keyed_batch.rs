@@ -287,3 +287,84 @@ pub fn split_tuple<'a, 'py>(item: Borrowed<'a, 'py, PyAny>) -> KeyedItem<'a, 'py
         value,
     ))
 }
+
+/// Output lists longer than this are a backlog being caught up on.
+const BACKLOG_OUTPUT: usize = 2048;
+
+/// Makes a 2-tuple bound for `out`, such as the `(key, value)` items a
+/// keyed step emits.
+///
+/// A step's output list holds one batch's worth while the step keeps up;
+/// it grows past that when a worker catches up on a backlog (another worker
+/// held the GIL meanwhile), and then every tuple it makes stays alive until
+/// the next step runs. Tracked, those tuples trigger collections that walk
+/// all of them, over and over; so past [`BACKLOG_OUTPUT`] items, tuples
+/// that can not hold a cycle are untracked, as CPython's collector would do
+/// on its first look anyway. Short lists skip the check: their tuples die
+/// young and cheaply.
+pub fn pair_for<'py>(
+    out: &Bound<'py, PyList>,
+    first: Bound<'py, PyAny>,
+    second: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let pair = PyTuple::new(first.py(), [first, second])?;
+    if out.len() >= BACKLOG_OUTPUT {
+        untrack_if_atomic(&pair);
+    }
+    Ok(pair)
+}
+
+/// Untracks an exact tuple none of whose fields can hold a reference cycle:
+/// the test CPython's collector makes before it untracks a tuple. A tuple's
+/// fields never change, so neither can the answer. Tuple subclasses stay
+/// tracked (their instances may have a `__dict__`).
+///
+/// ```
+/// use bytewax::runtime::keyed_batch::untrack_if_atomic;
+/// use pyo3::prelude::*;
+/// use pyo3::types::{PyDict, PyString, PyTuple};
+///
+/// Python::attach(|py| {
+///     let is_tracked = |t: &Bound<'_, PyTuple>| unsafe {
+///         pyo3::ffi::PyObject_GC_IsTracked(t.as_ptr()) != 0
+///     };
+///     let key = PyString::new(py, "k").into_any();
+///     let one = 1i64.into_pyobject(py)?.into_any();
+///     let atomic = PyTuple::new(py, [key.clone(), one])?;
+///     untrack_if_atomic(&atomic);
+///     assert!(!is_tracked(&atomic));
+///
+///     // An untracked tuple is atomic too; a dict may not stay so.
+///     let nested = PyTuple::new(py, [key.clone(), atomic.into_any()])?;
+///     untrack_if_atomic(&nested);
+///     assert!(!is_tracked(&nested));
+///     let holds_dict = PyTuple::new(py, [key, PyDict::new(py).into_any()])?;
+///     untrack_if_atomic(&holds_dict);
+///     assert!(is_tracked(&holds_dict));
+///     PyResult::Ok(())
+/// })
+/// .unwrap();
+/// ```
+#[inline]
+pub fn untrack_if_atomic(tuple: &Bound<'_, PyAny>) {
+    use pyo3::ffi;
+    // SAFETY: the GIL is held; fields are read only after the exact-tuple
+    // check, within the tuple's length.
+    unsafe {
+        let t = tuple.as_ptr();
+        if ffi::PyTuple_CheckExact(t) == 0 || ffi::PyObject_GC_IsTracked(t) == 0 {
+            return;
+        }
+        for i in 0..ffi::PyTuple_GET_SIZE(t) {
+            let field = ffi::PyTuple_GET_ITEM(t, i);
+            // Only a tuple's own tracking can be trusted: other collectable
+            // objects (a dict, say) may become tracked later.
+            let may_hold_cycle = ffi::PyObject_IS_GC(field) != 0
+                && (ffi::PyTuple_CheckExact(field) == 0 || ffi::PyObject_GC_IsTracked(field) != 0);
+            if may_hold_cycle {
+                return;
+            }
+        }
+        ffi::PyObject_GC_UnTrack(t.cast());
+    }
+}

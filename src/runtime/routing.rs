@@ -15,7 +15,7 @@ use timely::dataflow::channels::{Message, Stamp};
 
 use super::batch::PyBatch;
 use super::context::StepCtx;
-use super::keyed_batch::{split_tuple, KeyTexts};
+use super::keyed_batch::{split_tuple, untrack_if_atomic, KeyTexts};
 
 /// A 64-bit hash of a state key that is the same in every process, run and
 /// build, so state keeps meeting its key's items after a restart.
@@ -172,6 +172,9 @@ impl Split for ByKey {
         batches.unwrap_or_else(|| {
             as_batches(split_by(py, list, peers, |item| {
                 let Some(key) = item_key(item) else { return 0 };
+                // Queued for a worker that waits for the GIL, a tracked
+                // tuple would be walked by every collection until it runs.
+                untrack_if_atomic(item);
                 match key.to_str() {
                     Ok(key) => dest_for(key_hash(key), peers),
                     Err(_) => 0,

@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 use crate::python::time::{micros_from_py, micros_to_utc};
 use crate::window::{Micros, END_OF_TIME};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use super::{PyStream, SnapStream};
 use crate::python::time::to_py;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
-use crate::runtime::keyed_batch::KeyedItems;
+use crate::runtime::keyed_batch::{pair_for, KeyedItems};
 use crate::telemetry::metrics::Timer;
 use crate::window::clock::{Clock, ClockState};
 use crate::window::config::WindowMetadata;
@@ -246,8 +246,8 @@ impl WindowState {
         for (meta, acc) in closed {
             let meta = Bound::new(py, meta)
                 .map_err(|e| self.ctx.stop(py, e, "emitting a window", Some(key)))?;
-            PyTuple::new(py, [meta.into_any(), acc])
-                .and_then(|inner| PyTuple::new(py, [key_obj.as_any().clone(), inner.into_any()]))
+            pair_for(out, meta.into_any(), acc)
+                .and_then(|inner| pair_for(out, key_obj.as_any().clone(), inner.into_any()))
                 .and_then(|item| out.append(item))
                 .map_err(|e| self.ctx.stop(py, e, "emitting a window", Some(key)))?;
         }

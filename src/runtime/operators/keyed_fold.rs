@@ -16,7 +16,7 @@ use crate::flow::type_name;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::StatefulLogic;
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter};
-use crate::runtime::keyed_batch::KeyedItems;
+use crate::runtime::keyed_batch::{pair_for, KeyedItems};
 
 /// Which fold, with the user's functions.
 pub enum FoldKind {
@@ -155,15 +155,15 @@ impl StatefulLogic for KeyedFold {
                 ks.state = result.unbind();
                 continue;
             }
-            let Some(pair) = result.cast::<PyTuple>().ok().filter(|t| t.len() == 2) else {
+            let Some(returned) = result.cast::<PyTuple>().ok().filter(|t| t.len() == 2) else {
                 let err = mapper_result_error(&self.ctx, &func, &result);
                 return Err(self.ctx.stop(py, err, action, Some(key)));
             };
             // SAFETY: the length was checked just above.
             let (state, emit) = unsafe {
                 (
-                    pair.get_borrowed_item_unchecked(0),
-                    pair.get_borrowed_item_unchecked(1),
+                    returned.get_borrowed_item_unchecked(0),
+                    returned.get_borrowed_item_unchecked(1),
                 )
             };
             let key_obj = match item_key.py_obj() {
@@ -178,7 +178,7 @@ impl StatefulLogic for KeyedFold {
                 },
             };
             let pushed =
-                PyTuple::new(py, [key_obj.into_any(), emit.to_owned()]).and_then(|t| out.append(t));
+                pair_for(out, key_obj.into_any(), emit.to_owned()).and_then(|t| out.append(t));
             pushed.map_err(|e| self.ctx.stop(py, e, action, Some(key)))?;
             if state.is_none() {
                 self.keys.remove(key);
@@ -213,8 +213,8 @@ impl StatefulLogic for KeyedFold {
                 let ks = self.keys.remove(&key).expect("listed just above");
                 self.changes.mark_gone(&key);
                 let key_obj = PyString::new(py, &key).into_any();
-                let pushed = PyTuple::new(py, [key_obj, ks.state.into_bound(py)])
-                    .and_then(|t| out.append(t));
+                let pushed =
+                    pair_for(out, key_obj, ks.state.into_bound(py)).and_then(|t| out.append(t));
                 pushed.map_err(|e| {
                     self.ctx
                         .stop(py, e, "emitting at the end of input", Some(&key))

@@ -20,7 +20,7 @@ use crate::python::time::{from_py_opt, now_py, to_py};
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::{stateful, StatefulLogic};
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter, Timers};
-use crate::runtime::keyed_batch::KeyedItems;
+use crate::runtime::keyed_batch::{pair_for, KeyedItems};
 use crate::telemetry::metrics::Timer;
 
 pub fn unary<'s>(
@@ -254,7 +254,7 @@ impl UnaryState {
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
         let push = |value: Bound<'_, PyAny>| -> PyResult<()> {
-            out.append(PyTuple::new(py, [key_obj.as_any().clone(), value])?)
+            out.append(pair_for(out, key_obj.as_any().clone(), value)?)
         };
         let pushed = if let Ok(list) = emit.cast::<PyList>() {
             list.iter().try_for_each(push)
