@@ -60,6 +60,10 @@ impl FoldKind {
 struct KeyState {
     state: Py<PyAny>,
     changed_in: u64,
+    /// `stateful_map` emits `(key, value)` tuples, but items the exchange
+    /// took apart bring their key as text only (it does that while a step
+    /// has few keys): the key's `str` is made once, kept beside its state.
+    key_obj: Option<Py<PyString>>,
 }
 
 pub struct KeyedFold {
@@ -67,11 +71,6 @@ pub struct KeyedFold {
     kind: FoldKind,
     snapshotter: Option<Snapshotter>,
     keys: KeyMap<KeyState>,
-    /// `stateful_map` emits `(key, value)` tuples, but items the exchange
-    /// took apart bring their key as text only (it does that while a step
-    /// has few keys): one `str` per such key is kept here, apart from the
-    /// state so that the state table stays compact when keys are many.
-    key_strs: KeyMap<Py<PyString>>,
     changes: Changes,
 }
 
@@ -89,6 +88,7 @@ impl KeyedFold {
                 KeyState {
                     state,
                     changed_in: 0,
+                    key_obj: None,
                 },
             );
         }
@@ -98,7 +98,6 @@ impl KeyedFold {
             changes: Changes::new(snapshotter.is_some()),
             snapshotter,
             keys,
-            key_strs: KeyMap::default(),
         }
     }
 }
@@ -143,6 +142,7 @@ impl StatefulLogic for KeyedFold {
                             KeyState {
                                 state: state.unbind(),
                                 changed_in: 0,
+                                key_obj: None,
                             },
                         );
                         self.keys.get_mut(key).expect("inserted just above")
@@ -168,21 +168,17 @@ impl StatefulLogic for KeyedFold {
             };
             let key_obj = match item_key.py_obj() {
                 Some(obj) => obj,
-                None => match self.key_strs.get(key) {
-                    Some(k) => k.bind(py).clone(),
-                    None => {
-                        let k = PyString::new(py, key);
-                        self.key_strs.insert(key.into(), k.clone().unbind());
-                        k
-                    }
-                },
+                None => ks
+                    .key_obj
+                    .get_or_insert_with(|| PyString::new(py, key).unbind())
+                    .bind(py)
+                    .clone(),
             };
             let pushed =
                 pair_for(out, key_obj.into_any(), emit.to_owned()).and_then(|t| out.append(t));
             pushed.map_err(|e| self.ctx.stop(py, e, action, Some(key)))?;
             if state.is_none() {
                 self.keys.remove(key);
-                self.key_strs.remove(key);
             } else {
                 ks.state = state.to_owned().unbind();
             }
