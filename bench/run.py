@@ -609,6 +609,22 @@ def _secs(results, bench, system, config):
     return None
 
 
+def _runs(results, bench, system, config):
+    b = results.get(bench)
+    for r in (b or {}).get("runs", []):
+        if r["system"] == system and r["config"] == config:
+            return r["times"]
+    return []
+
+
+def _fastest(results, bench, system, config):
+    b = results.get(bench)
+    for r in (b or {}).get("runs", []):
+        if r["system"] == system and r["config"] == config and r["seconds"]:
+            return min(r["times"])
+    return None
+
+
 def evaluate_targets(results):
     """Each target: (bench, description, measured text, verdict)."""
     out = []
@@ -641,6 +657,12 @@ def evaluate_targets(results):
         v = tb / ta if ta and tb else None
         add(bench, f"{system} {b} time <= {limit:.2f} x {a} time", v,
             lambda x: x <= limit, lambda x: f"{x:.2f}x")
+        # The same ratio of the fastest runs: on a noisy machine, a sign of
+        # whether the medians moved with the code or with the machine.
+        fa = _fastest(results, bench, system, a)
+        fb = _fastest(results, bench, system, b)
+        if fa and fb and min(len(_runs(results, bench, system, c)) for c in (a, b)) > 1:
+            info(bench, f"{system} {b} / {a}, fastest runs", fb / fa, lambda x: f"{x:.2f}x")
 
     def info(bench, desc, value, fmt):
         if bench in results:
