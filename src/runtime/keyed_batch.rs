@@ -298,7 +298,7 @@ const BACKLOG_OUTPUT: usize = 2048;
 /// it grows past that when a worker catches up on a backlog (another worker
 /// held the GIL meanwhile), and then every tuple it makes stays alive until
 /// the next step runs. Tracked, those tuples trigger collections that walk
-/// all of them, over and over; so past [`BACKLOG_OUTPUT`] items, tuples
+/// all of them, over and over; so past `BACKLOG_OUTPUT` items, tuples
 /// that can not hold a cycle are untracked, as CPython's collector would do
 /// on its first look anyway. Short lists skip the check: their tuples die
 /// young and cheaply.
