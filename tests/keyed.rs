@@ -212,11 +212,11 @@ def make(op_name):
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Past a few thousand keys per worker the exchange stops taking items
-/// apart and sends the tuples as they are; a run that crosses that point
-/// mid-stream still counts every key exactly.
+/// A step with many keys counts each exactly; 50,000 keys pass the table
+/// size from which `stateful_map` finds a batch's entries before it calls
+/// the user (16,384 keys) on one worker and two.
 #[test]
-fn many_keys_count_exactly_across_the_exchange_modes() {
+fn many_keys_count_exactly() {
     check(
         "manykeys",
         r#"
@@ -238,6 +238,103 @@ op.output("out", s, StdOutSink())
         "flow",
         &["('seen twice', 50000)"],
     );
+}
+
+/// Past 16,384 keys on a worker, `stateful_map` and `fold_final` find all
+/// of a batch's entries first (making entries for new keys) and then call
+/// the user's functions; a state discarded mid-batch must still be gone
+/// for the key's next item in the same batch, and a key re-made after a
+/// discard must be kept. 80,000 keys put every worker past that size at
+/// -w 1, 2 and 4.
+#[test]
+fn large_tables_discard_and_rebuild_within_a_batch() {
+    check(
+        "largediscard",
+        r#"
+KEYS = 80_000
+
+
+def items():
+    for x in range(2 * KEYS):
+        yield (f"k{x}" if x < KEYS else f"k{x - KEYS}", "add")
+    # The last batch: one key discarded twice and re-made in between.
+    for action in ["add", "drop", "add", "add", "drop", "add"]:
+        yield ("k7", action)
+
+
+def step(count, action):
+    if action == "drop":
+        return None, ("dropped", count)
+    return count + 1, ("count", count + 1)
+
+
+flow = Dataflow("large")
+s = op.input("inp", flow, TestingSource(items(), batch_size=1000))
+emitted = op.stateful_map("step", s, lambda: 0, step)
+kinds = op.count_final("kinds", emitted, lambda kv: f"{kv[1][0]} {kv[1][1]}")
+op.output("kinds_out", kinds, StdOutSink())
+adds = op.fold_final("adds", s, lambda: 0, lambda n, a: n + (a == "add"))
+totals = op.count_final("totals", adds, lambda kv: f"total {kv[1]}")
+op.output("totals_out", totals, StdOutSink())
+"#,
+        "flow",
+        &[
+            "('count 1', 80002)",
+            "('count 2', 80001)",
+            "('count 3', 1)",
+            "('dropped 3', 1)",
+            "('dropped 2', 1)",
+            "('total 2', 79999)",
+            "('total 6', 1)",
+        ],
+    );
+}
+
+/// With a large table, a malformed item is still reported (step id and
+/// type, exit 1) after the items before it in its batch were handled.
+#[test]
+fn large_tables_report_a_malformed_item() {
+    let dir = TempDir::new("largebad");
+    write_flow(
+        &dir,
+        "flow.py",
+        r#"
+from bytewax.testing import TestingSink
+
+KEYS = 20_000
+
+
+def items():
+    for x in range(KEYS):
+        yield (f"k{x}", 1)
+    yield ("k1", 1)
+    yield (17, 1)
+
+
+def seen(n, v):
+    n += v
+    if n == 2:
+        print("k1 seen twice", flush=True)
+    return n, n
+
+
+flow = Dataflow("largebad")
+s = op.input("inp", flow, TestingSource(items(), batch_size=1000))
+s = op.stateful_map("sum", s, lambda: 0, seen)
+op.output("out", s, TestingSink([]))
+"#,
+    );
+    for workers in ["1", "2"] {
+        let out = bytewax(["run", "flow.py:flow", "-w", workers])
+            .cwd(dir.path())
+            .timeout(Duration::from_secs(60))
+            .run();
+        out.assert_code(1).assert_no_panic();
+        out.assert_stderr_has(&["largebad.sum", "`int`", "keys must be `str`"]);
+        if workers == "1" {
+            out.assert_stdout_lines(&["k1 seen twice"]);
+        }
+    }
 }
 
 /// A stateful step that emits a long batch at once (a worker catching up

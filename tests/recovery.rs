@@ -579,6 +579,65 @@ fn rescale_1_2_1_4_workers_carries_keyed_state() {
     assert_eq!(live, 12, "every key has state:\n{report}");
 }
 
+/// With tens of thousands of keys per worker (past the size from which
+/// `stateful_map` finds a batch's entries ahead of the user's calls), the
+/// snapshots hold every key exactly, discarded ones included: the next
+/// run, on another worker count, continues each key's count and starts
+/// discarded keys afresh.
+#[test]
+fn many_keys_with_discards_resume_exactly() {
+    let tmp = TempDir::new("manykeys");
+    write_flow(
+        &tmp,
+        "many.py",
+        r#"
+KEYS = 40_000
+INP = [(f"k{x}", "add") for x in range(KEYS)]
+INP += [(f"k{x}", "drop") for x in range(0, KEYS, 10)]
+INP.append(TestingSource.EOF())
+INP += [(f"k{x}", "add") for x in range(KEYS)]
+INP.append(TestingSource.EOF())
+
+
+def step(count, action):
+    if action == "drop":
+        return None, "dropped"
+    return count + 1, f"count {count + 1}"
+
+
+flow = Dataflow("many")
+s = op.input("inp", flow, TestingSource(INP, batch_size=1000))
+s = op.stateful_map("step", s, lambda: 0, step)
+s = op.count_final("kinds", s, lambda kv: kv[1])
+op.output("out", s, StdOutSink())
+"#,
+    );
+    let dir = tmp.join("state");
+    init_db(&dir, 2);
+    let runs: [(&str, &[&str]); 2] = [
+        ("2", &["('count 1', 40000)", "('dropped', 4000)"]),
+        ("1", &["('count 1', 4000)", "('count 2', 36000)"]),
+    ];
+    for (run, (w, want)) in runs.iter().enumerate() {
+        let out = run_rec(
+            tmp.path(),
+            "many.py",
+            &dir,
+            &["-s", "0", "-b", "0", "-w", w],
+        )
+        .timeout(Duration::from_secs(120))
+        .run();
+        out.assert_success();
+        out.assert_sorted_stdout(want);
+        if run == 0 {
+            let report = inspect(&dir);
+            let (_, live) = step_rows(&report, "many.step")
+                .unwrap_or_else(|| panic!("inspect shows no snapshots of many.step:\n{report}"));
+            assert_eq!(live, 36_000, "discarded keys hold no state:\n{report}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------
 // Recovery errors, from Python and from the command line.
 

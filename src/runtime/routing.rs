@@ -2,9 +2,7 @@
 //! the timely distributors that split a [`PyBatch`] between workers under
 //! one GIL acquisition per batch.
 
-use std::cell::Cell;
 use std::ops::Range;
-use std::rc::Rc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
@@ -15,7 +13,7 @@ use timely::dataflow::channels::{Message, Stamp};
 
 use super::batch::PyBatch;
 use super::context::StepCtx;
-use super::keyed_batch::{split_tuple, untrack_if_atomic, KeyTexts};
+use super::keyed_batch::{split_tuple, KeyTexts};
 
 /// A 64-bit hash of a state key that is the same in every process, run and
 /// build, so state keeps meeting its key's items after a restart.
@@ -133,31 +131,15 @@ impl Split for ByWorkerIndex {
 }
 
 /// Routes the `(key, value)` items of a keyed step to the workers owning
-/// their keys.
-///
-/// While the step has few keys, items are taken apart into keyed batches
-/// (see [`KeyedItems`]): the owner's key table and one `str` per key stay
-/// in its cache, so not touching the sender's objects is what is left to
-/// save. With many keys, every item costs the owner cache misses on its
-/// table anyway, and reusing the sender's key objects beats making new
-/// ones, so the tuples go as they are. A batch with a malformed item also
-/// goes as it is (malformed items to worker 0), so that the step reports
-/// the item.
+/// their keys, taken apart into keyed batches (see [`KeyedItems`]): the
+/// owner then reads only its own key table and the values, never the
+/// sender's tuples and key objects, which the sender frees while they are
+/// still in its cache. Stateful steps keep one `str` per key, so they need
+/// no key object per item. A batch with a malformed item goes as it is
+/// (malformed items to worker 0), so that the step reports the item.
 ///
 /// [`KeyedItems`]: super::keyed_batch::KeyedItems
-pub struct ByKey {
-    /// Keys holding state in this worker's instance of the step.
-    live_keys: Rc<Cell<usize>>,
-}
-
-/// Up to how many keys per worker a keyed step's items are taken apart.
-pub const SPLIT_UP_TO_KEYS: usize = 16_384;
-
-impl ByKey {
-    pub fn new(live_keys: Rc<Cell<usize>>) -> Self {
-        ByKey { live_keys }
-    }
-}
+pub struct ByKey;
 
 impl Split for ByKey {
     fn split<'py>(
@@ -166,15 +148,9 @@ impl Split for ByKey {
         list: &Bound<'py, PyList>,
         peers: usize,
     ) -> Vec<Option<PyBatch>> {
-        let batches = (self.live_keys.get() <= SPLIT_UP_TO_KEYS)
-            .then(|| split_keyed(py, list, peers))
-            .flatten();
-        batches.unwrap_or_else(|| {
+        split_keyed(py, list, peers).unwrap_or_else(|| {
             as_batches(split_by(py, list, peers, |item| {
                 let Some(key) = item_key(item) else { return 0 };
-                // Queued for a worker that waits for the GIL, a tracked
-                // tuple would be walked by every collection until it runs.
-                untrack_if_atomic(item);
                 match key.to_str() {
                     Ok(key) => dest_for(key_hash(key), peers),
                     Err(_) => 0,

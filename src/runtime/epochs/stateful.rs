@@ -8,9 +8,7 @@
 //! The step's own behaviour is a [`StatefulLogic`]; the GIL is taken only
 //! when there is work for it.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
@@ -64,9 +62,6 @@ pub trait StatefulLogic {
     /// Whether some key changed since the last snapshot.
     fn has_changes(&self) -> bool;
 
-    /// How many keys hold state here.
-    fn key_count(&self) -> usize;
-
     /// Snapshots of the keys that changed, labelled with `epoch`.
     fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>>;
 
@@ -90,13 +85,9 @@ where
 {
     let scope = up.scope();
     let mut op = OperatorBuilder::new(ctx.step_id.to_string(), scope);
-    // This worker's key count stands in for its peers' (keys spread
-    // evenly), to choose how the exchange sends items.
-    let live_keys = Rc::new(Cell::new(0));
     let pact = DistributorPact({
         let ctx = ctx.clone();
-        let live_keys = Rc::clone(&live_keys);
-        move |_peers| PyDistributor::new(ByKey::new(live_keys), local, ctx)
+        move |_peers| PyDistributor::new(ByKey, local, ctx)
     });
     let mut input = op.new_input(up, pact);
     let (mut output, down) = op.new_output::<PyBatch>();
@@ -245,7 +236,6 @@ where
                 snap_cap = None;
                 return;
             }
-            live_keys.set(st.key_count());
             if cap.is_none() {
                 st.clear_timers();
             } else if let Some(at) = st.next_wake() {

@@ -382,10 +382,6 @@ impl StatefulLogic for WindowState {
         !self.changes.is_empty()
     }
 
-    fn key_count(&self) -> usize {
-        self.keys.len()
-    }
-
     fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>> {
         let Some(snapshotter) = self.snapshotter.clone() else {
             return Ok(Vec::new());

@@ -8,7 +8,10 @@
 //! function) instead of three, and per key one state object instead of a
 //! logic object.
 
+use std::ptr::NonNull;
+
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
@@ -57,12 +60,14 @@ impl FoldKind {
     }
 }
 
+#[derive(Default)]
 struct KeyState {
-    state: Py<PyAny>,
+    /// `None` only within a batch: for a key new in it, or discarded by it.
+    state: Option<Py<PyAny>>,
     changed_in: u64,
     /// `stateful_map` emits `(key, value)` tuples, but items the exchange
-    /// took apart bring their key as text only (it does that while a step
-    /// has few keys): the key's `str` is made once, kept beside its state.
+    /// took apart bring their key as text only: the key's `str` is made
+    /// once, kept beside its state.
     key_obj: Option<Py<PyString>>,
 }
 
@@ -86,9 +91,8 @@ impl KeyedFold {
             keys.insert(
                 key.into(),
                 KeyState {
-                    state,
-                    changed_in: 0,
-                    key_obj: None,
+                    state: Some(state),
+                    ..KeyState::default()
                 },
             );
         }
@@ -113,6 +117,160 @@ fn mapper_result_error(ctx: &StepCtx, func: &Bound<'_, PyAny>, got: &Bound<'_, P
     ))
 }
 
+/// A key's entry (a `&mut KeyState`), made without state if the key is
+/// new. A macro, not a function: the borrow checker rejects returning the
+/// first lookup's borrow from a function that may insert.
+macro_rules! entry_for {
+    ($keys:expr, $key:expr) => {
+        match $keys.get_mut($key) {
+            Some(ks) => ks,
+            None => {
+                $keys.insert($key.into(), KeyState::default());
+                $keys.get_mut($key).expect("inserted just above")
+            }
+        }
+    };
+}
+
+/// Handles one item with its key's entry: builds the state if there is
+/// none, calls the user's function, stores the new state, and for
+/// `stateful_map` emits `(key, emit)`. Discarded states are set aside in
+/// `$discarded`, to be removed after the batch. A macro, so that each of
+/// the two loops of `on_items` gets its own inlined copy.
+macro_rules! handle_item {
+    ($self:ident, $py:ident, $ks:ident, $item_key:ident, $value:ident, $func:ident, $action:ident, $out:ident, $discarded:ident) => {{
+        let key = $item_key.as_str();
+        let state = match &$ks.state {
+            Some(state) => state.bind($py).clone(),
+            None => $self
+                .kind
+                .builder()
+                .bind($py)
+                .call0()
+                .map_err(|e| $self.ctx.stop($py, e, "calling `builder`", Some(key)))?,
+        };
+        $self.changes.mark(&mut $ks.changed_in, key);
+        let result = $func.call1((state, $value));
+        let result = result.map_err(|e| $self.ctx.stop($py, e, $action, Some(key)))?;
+        if let FoldKind::FoldFinal { .. } = $self.kind {
+            $ks.state = Some(result.unbind());
+            continue;
+        }
+        let Some(returned) = result.cast::<PyTuple>().ok().filter(|t| t.len() == 2) else {
+            let err = mapper_result_error(&$self.ctx, &$func, &result);
+            return Err($self.ctx.stop($py, err, $action, Some(key)));
+        };
+        // SAFETY: the length was checked just above.
+        let (state, emit) = unsafe {
+            (
+                returned.get_borrowed_item_unchecked(0),
+                returned.get_borrowed_item_unchecked(1),
+            )
+        };
+        let key_obj = match $item_key.py_obj() {
+            Some(obj) => obj,
+            None => $ks
+                .key_obj
+                .get_or_insert_with(|| PyString::new($py, key).unbind())
+                .bind($py)
+                .clone(),
+        };
+        let pushed =
+            pair_for($out, key_obj.into_any(), emit.to_owned()).and_then(|t| $out.append(t));
+        pushed.map_err(|e| $self.ctx.stop($py, e, $action, Some(key)))?;
+        if state.is_none() {
+            // Removed once the batch is done: a later item may hold the
+            // entry.
+            $ks.state = None;
+            $discarded.push(CompactString::from(key));
+        } else {
+            $ks.state = Some(state.to_owned().unbind());
+        }
+    }};
+}
+
+/// From how many keys a step's table outgrows the CPU cache, so that its
+/// entries are worth finding ahead of the items (see
+/// [`KeyedFold::resolve`]).
+const RESOLVE_AHEAD_FROM_KEYS: usize = 16_384;
+
+impl KeyedFold {
+    /// Finds (or makes) the entry of every key of a batch, in order, and
+    /// asks the CPU to fetch each entry's state and key objects.
+    ///
+    /// In a large table every entry is a cache miss. Found one at a time
+    /// between the user's calls, the misses are waited for one after the
+    /// other; found in a tight loop, they overlap. New keys get an entry
+    /// without state (their builder runs when their item is handled), and
+    /// room for all of them is reserved first, so that no entry moves
+    /// while the batch is handled.
+    fn resolve<'k>(&mut self, keys: impl Iterator<Item = &'k str>, len: usize) -> Resolved {
+        self.keys.reserve(len);
+        let mut entries = Vec::with_capacity(len);
+        for key in keys {
+            let entry = entry_for!(self.keys, key);
+            if let Some(state) = &entry.state {
+                prefetch(state.as_ptr());
+            }
+            if let Some(key_obj) = &entry.key_obj {
+                prefetch(key_obj.as_ptr());
+            }
+            entries.push(NonNull::from(entry));
+        }
+        Resolved { entries }
+    }
+
+    /// `on_items` for a table small enough to stay in cache: each key is
+    /// looked up as its item comes.
+    fn on_items_one_by_one(
+        &mut self,
+        py: Python<'_>,
+        func: &Bound<'_, PyAny>,
+        action: &'static str,
+        items: &KeyedItems<'_>,
+        out: &Bound<'_, PyList>,
+    ) -> Step<()> {
+        let mut discarded = Vec::new();
+        for item in items.iter() {
+            let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
+            let ks = entry_for!(self.keys, item_key.as_str());
+            handle_item!(self, py, ks, item_key, value, func, action, out, discarded);
+        }
+        self.forget(discarded);
+        Ok(())
+    }
+
+    /// Removes the keys whose state was discarded, unless an item after
+    /// that made a new one.
+    fn forget(&mut self, discarded: Vec<CompactString>) {
+        for key in discarded {
+            if self.keys.get(&key).is_some_and(|ks| ks.state.is_none()) {
+                self.keys.remove(&key);
+            }
+        }
+    }
+}
+
+/// The entries of a batch's keys, in item order, up to its first malformed
+/// item. Valid while no key is added beyond those the batch reserved room
+/// for, and none is removed.
+struct Resolved {
+    entries: Vec<NonNull<KeyState>>,
+}
+
+/// Starts loading `obj`'s first cache line; a hint only.
+#[inline(always)]
+fn prefetch(obj: *const pyo3::ffi::PyObject) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no visible effect.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch(obj.cast::<i8>(), _MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = obj;
+}
+
 impl StatefulLogic for KeyedFold {
     fn on_items(
         &mut self,
@@ -125,65 +283,33 @@ impl StatefulLogic for KeyedFold {
             FoldKind::StatefulMap { mapper, .. } => (mapper.bind(py).clone(), "calling `mapper`"),
             FoldKind::FoldFinal { folder, .. } => (folder.bind(py).clone(), "calling `folder`"),
         };
-        let is_map = matches!(self.kind, FoldKind::StatefulMap { .. });
-        for item in items.iter() {
-            let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
-            let key = item_key.as_str();
-            let ks =
-                match self.keys.get_mut(key) {
-                    Some(ks) => ks,
-                    None => {
-                        let state =
-                            self.kind.builder().bind(py).call0().map_err(|e| {
-                                self.ctx.stop(py, e, "calling `builder`", Some(key))
-                            })?;
-                        self.keys.insert(
-                            key.into(),
-                            KeyState {
-                                state: state.unbind(),
-                                changed_in: 0,
-                                key_obj: None,
-                            },
-                        );
-                        self.keys.get_mut(key).expect("inserted just above")
-                    }
-                };
-            self.changes.mark(&mut ks.changed_in, key);
-            let result = func.call1((ks.state.bind(py), value));
-            let result = result.map_err(|e| self.ctx.stop(py, e, action, Some(key)))?;
-            if !is_map {
-                ks.state = result.unbind();
-                continue;
-            }
-            let Some(returned) = result.cast::<PyTuple>().ok().filter(|t| t.len() == 2) else {
-                let err = mapper_result_error(&self.ctx, &func, &result);
-                return Err(self.ctx.stop(py, err, action, Some(key)));
-            };
-            // SAFETY: the length was checked just above.
-            let (state, emit) = unsafe {
-                (
-                    returned.get_borrowed_item_unchecked(0),
-                    returned.get_borrowed_item_unchecked(1),
-                )
-            };
-            let key_obj = match item_key.py_obj() {
-                Some(obj) => obj,
-                None => ks
-                    .key_obj
-                    .get_or_insert_with(|| PyString::new(py, key).unbind())
-                    .bind(py)
-                    .clone(),
-            };
-            let pushed =
-                pair_for(out, key_obj.into_any(), emit.to_owned()).and_then(|t| out.append(t));
-            pushed.map_err(|e| self.ctx.stop(py, e, action, Some(key)))?;
-            if state.is_none() {
-                self.keys.remove(key);
-            } else {
-                ks.state = state.to_owned().unbind();
-            }
+        if self.keys.len() < RESOLVE_AHEAD_FROM_KEYS {
+            return self.on_items_one_by_one(py, &func, action, items, out);
         }
-        Ok(())
+        // Up to the first malformed item, reported once the items before
+        // it are handled.
+        let mut bad = None;
+        let keys = items.iter().map_while(|item| match item {
+            Ok((key, _)) => Some(key.as_str()),
+            Err(err) => {
+                bad = Some(err);
+                None
+            }
+        });
+        let resolved = self.resolve(keys, items.len());
+        let mut discarded = Vec::new();
+        for (item, entry) in items.iter().zip(resolved.entries) {
+            let Ok((item_key, value)) = item else { break };
+            // SAFETY: see `Resolved`; nothing else touches the table until
+            // this loop ends.
+            let ks = unsafe { &mut *entry.as_ptr() };
+            handle_item!(self, py, ks, item_key, value, func, action, out, discarded);
+        }
+        self.forget(discarded);
+        match bad {
+            Some(bad) => Err(bad.stop(&self.ctx, py)),
+            None => Ok(()),
+        }
     }
 
     fn next_wake(&self) -> Option<DateTime<Utc>> {
@@ -208,9 +334,10 @@ impl StatefulLogic for KeyedFold {
             for key in keys {
                 let ks = self.keys.remove(&key).expect("listed just above");
                 self.changes.mark_gone(&key);
+                let Some(state) = ks.state else { continue };
                 let key_obj = PyString::new(py, &key).into_any();
                 let pushed =
-                    pair_for(out, key_obj, ks.state.into_bound(py)).and_then(|t| out.append(t));
+                    pair_for(out, key_obj, state.into_bound(py)).and_then(|t| out.append(t));
                 pushed.map_err(|e| {
                     self.ctx
                         .stop(py, e, "emitting at the end of input", Some(&key))
@@ -224,10 +351,6 @@ impl StatefulLogic for KeyedFold {
         !self.changes.is_empty()
     }
 
-    fn key_count(&self) -> usize {
-        self.keys.len()
-    }
-
     fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>> {
         let Some(snapshotter) = self.snapshotter.clone() else {
             return Ok(Vec::new());
@@ -235,10 +358,10 @@ impl StatefulLogic for KeyedFold {
         let keys = self.changes.take();
         let mut snaps = Vec::with_capacity(keys.len());
         for key in keys {
-            let state = match self.keys.get(key.as_str()) {
-                Some(ks) => Some(
+            let state = match self.keys.get(key.as_str()).and_then(|ks| ks.state.as_ref()) {
+                Some(state) => Some(
                     snapshotter
-                        .ser(ks.state.bind(py))
+                        .ser(state.bind(py))
                         .map_err(|e| self.ctx.stop(py, e, "snapshotting state", Some(&key)))?,
                 ),
                 None => None,

@@ -400,10 +400,6 @@ impl StatefulLogic for UnaryState {
         !self.changes.is_empty()
     }
 
-    fn key_count(&self) -> usize {
-        self.logics.len()
-    }
-
     fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>> {
         let Some(snapshotter) = self.snapshotter.clone() else {
             return Ok(Vec::new());
