@@ -215,6 +215,22 @@ impl<'py> KeyedItems<'py> {
         self.len() == 0
     }
 
+    /// Starts loading item `i`'s value (or tuple) into cache, if there is
+    /// such an item; a hint only.
+    #[inline]
+    pub fn prefetch(&self, i: usize) {
+        let list = match self {
+            KeyedItems::Tuples(list) => list,
+            KeyedItems::Split { values, .. } => values,
+        };
+        if i < list.len() {
+            // SAFETY: `i < len`; reading the slot does not touch the item.
+            prefetch(unsafe {
+                pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t)
+            });
+        }
+    }
+
     /// The items in order, as borrowed key and value.
     pub fn iter<'a>(&'a self) -> impl Iterator<Item = KeyedItem<'a, 'py>> + 'a {
         let list = match self {
@@ -244,6 +260,19 @@ impl<'py> KeyedItems<'py> {
             }
         })
     }
+}
+
+/// Starts loading `obj`'s first cache line; a hint only.
+#[inline(always)]
+pub fn prefetch(obj: *const pyo3::ffi::PyObject) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no visible effect.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch(obj.cast::<i8>(), _MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = obj;
 }
 
 /// Takes a `(str, value)` tuple apart, borrowing from it.

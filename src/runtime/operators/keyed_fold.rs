@@ -19,7 +19,7 @@ use crate::flow::type_name;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::epochs::stateful::StatefulLogic;
 use crate::runtime::epochs::{Changes, Epoch, KeyMap, Snapshot, Snapshotter};
-use crate::runtime::keyed_batch::{pair_for, KeyedItems};
+use crate::runtime::keyed_batch::{pair_for, prefetch, KeyedItems};
 
 /// Which fold, with the user's functions.
 pub enum FoldKind {
@@ -231,8 +231,9 @@ impl KeyedFold {
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
         let mut discarded = Vec::new();
-        for item in items.iter() {
+        for (i, item) in items.iter().enumerate() {
             let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
+            items.prefetch(i + PREFETCH_DISTANCE);
             let ks = entry_for!(self.keys, item_key.as_str());
             handle_item!(self, py, ks, item_key, value, func, action, out, discarded);
         }
@@ -258,18 +259,9 @@ struct Resolved {
     entries: Vec<NonNull<KeyState>>,
 }
 
-/// Starts loading `obj`'s first cache line; a hint only.
-#[inline(always)]
-fn prefetch(obj: *const pyo3::ffi::PyObject) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and has no visible effect.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch(obj.cast::<i8>(), _MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = obj;
-}
+/// How many items ahead of the one being handled its value (and, for a
+/// large table, its state) is fetched into cache.
+const PREFETCH_DISTANCE: usize = 8;
 
 impl StatefulLogic for KeyedFold {
     fn on_items(
@@ -298,8 +290,16 @@ impl StatefulLogic for KeyedFold {
         });
         let resolved = self.resolve(keys, items.len());
         let mut discarded = Vec::new();
-        for (item, entry) in items.iter().zip(resolved.entries) {
+        let entries = resolved.entries;
+        for (i, (item, entry)) in items.iter().zip(entries.iter()).enumerate() {
             let Ok((item_key, value)) = item else { break };
+            if let Some(ahead) = entries.get(i + PREFETCH_DISTANCE) {
+                items.prefetch(i + PREFETCH_DISTANCE);
+                // SAFETY: as for `ks` below.
+                if let Some(state) = unsafe { &(*ahead.as_ptr()).state } {
+                    prefetch(state.as_ptr());
+                }
+            }
             // SAFETY: see `Resolved`; nothing else touches the table until
             // this loop ends.
             let ks = unsafe { &mut *entry.as_ptr() };
