@@ -240,6 +240,79 @@ op.output("out", s, StdOutSink())
     );
 }
 
+/// A stateful step that finds more items waiting than it handles in one
+/// activation (here six merged sources hand it 6 × 700 items per worker
+/// step) handles the rest in later activations: in order per source, with
+/// end-of-input logic and timers run only once every item is in, and
+/// nothing lost at EOF, the moment the backlog is largest.
+#[test]
+fn backlogs_are_handled_in_order_and_complete_before_eof() {
+    check(
+        "backlog",
+        r#"
+from datetime import datetime, timedelta, timezone
+
+import bytewax.operators.window as win
+
+N = 21_000
+KEYS = 5
+
+
+def in_order(last, x):
+    # Each source is one partition, so a key's items from one source
+    # come in source order.
+    last = dict(last)
+    src = x % 6
+    ok = x > last.get(src, -1)
+    last[src] = x
+    return last, ok
+
+
+flow = Dataflow("backlog")
+parts = [
+    op.input(f"in{i}", flow, TestingSource(range(i, N, 6), batch_size=700))
+    for i in range(6)
+]
+s = op.merge("all", *parts)
+keyed = op.key_on("key", s, lambda x: f"k{x % KEYS}")
+
+oks = op.stateful_map("order", keyed, lambda: {}, in_order)
+bad = op.filter("bad", oks, lambda kv: not kv[1])
+op.output("bad_out", bad, StdOutSink())
+
+sums = op.fold_final("sum", keyed, lambda: 0, lambda acc, x: acc + x)
+op.output("sum_out", op.map("fmt_sum", sums, lambda kv: f"sum {kv[0]} {kv[1]}"), StdOutSink())
+
+t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+clock = win.EventClockConfig(
+    lambda x: t0 + timedelta(seconds=x), wait_for_system_duration=timedelta(days=1)
+)
+windows = win.TumblingWindow(length=timedelta(seconds=N // 3), align_to=t0)
+counts = win.count_window("win", s, clock, windows, lambda x: "all")
+op.output(
+    "win_out",
+    op.map(
+        "fmt_win",
+        counts,
+        lambda kv: f"window {int((kv[1][0].open_time - t0).total_seconds()) // (N // 3)} {kv[1][1]}",
+    ),
+    StdOutSink(),
+)
+"#,
+        "flow",
+        &[
+            "sum k0 44089500",
+            "sum k1 44093700",
+            "sum k2 44097900",
+            "sum k3 44102100",
+            "sum k4 44106300",
+            "window 0 7000",
+            "window 1 7000",
+            "window 2 7000",
+        ],
+    );
+}
+
 /// Past 16,384 keys on a worker, `stateful_map` and `fold_final` find all
 /// of a batch's entries first (making entries for new keys) and then call
 /// the user's functions; a state discarded mid-batch must still be gone

@@ -1557,6 +1557,64 @@ fn crash_with_count_final_counts_every_item_once() {
     assert_eq!(got, want, "final counts after resuming\n{}", last.report());
 }
 
+/// A stateful step that finds more items waiting than it handles in one
+/// activation keeps their epochs open until it has handled them. Made
+/// deterministic: one worker, an epoch per activation (`-s 0`), six merged
+/// sources (so items wait at `fold_final` for several activations while
+/// later epochs arrive), and a source that aborts the first run part way
+/// (as a crash would). A snapshot taken before an epoch's items are all
+/// handled would lose them on resume.
+const BACKLOG_ABORT_FLOW: &str = r#"
+N = 72_000
+
+
+def items(i):
+    xs = list(range(i, N, 6))
+    if i == 0:
+        xs.insert(len(xs) // 3, TestingSource.ABORT())
+    return xs
+
+
+flow = Dataflow("backlog_abort")
+parts = [op.input(f"in{i}", flow, TestingSource(items(i), batch_size=600)) for i in range(6)]
+keyed = op.key_on("key", op.merge("all", *parts), lambda x: f"k{x % 7}")
+sums = op.fold_final("sum", keyed, lambda: (0, 0), lambda acc, x: (acc[0] + 1, acc[1] + x))
+op.output("out", op.map("fmt", sums, lambda kv: f"sum {kv[0]} {kv[1][0]} {kv[1][1]}"), StdOutSink())
+"#;
+
+#[test]
+fn snapshots_wait_for_items_a_step_has_not_handled_yet() {
+    let tmp = TempDir::new("backlogabort");
+    write_flow(&tmp, "backlog.py", BACKLOG_ABORT_FLOW);
+    let dir = tmp.join("state");
+    init_db(&dir, 1);
+    let first = run_rec(tmp.path(), "backlog.py", &dir, &["-s", "0", "-b", "0"])
+        .timeout(Duration::from_secs(60))
+        .run();
+    first.assert_success();
+    assert_eq!(
+        first.stdout_lines(),
+        Vec::<String>::new(),
+        "{}",
+        first.report()
+    );
+    let second = run_rec(tmp.path(), "backlog.py", &dir, &["-s", "0", "-b", "0"])
+        .timeout(Duration::from_secs(60))
+        .run();
+    second.assert_success();
+    let n = 72_000u64;
+    let mut want: Vec<String> = (0..7)
+        .map(|k| {
+            let items = (0..n).filter(|i| i % 7 == k);
+            format!("sum k{k} {} {}", items.clone().count(), items.sum::<u64>())
+        })
+        .collect();
+    want.sort();
+    let mut got = second.stdout_lines();
+    got.sort();
+    assert_eq!(got, want, "sums after resuming\n{}", second.report());
+}
+
 // ---------------------------------------------------------------------
 // Garbage collection.
 

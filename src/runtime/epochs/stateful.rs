@@ -8,7 +8,7 @@
 //! The step's own behaviour is a [`StatefulLogic`]; the GIL is taken only
 //! when there is work for it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
@@ -18,7 +18,6 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::Capability;
 
 use super::{Epoch, Snapshot};
-use crate::python::time::now_py;
 use crate::runtime::batch::PyBatch;
 use crate::runtime::context::{Step, StepCtx};
 use crate::runtime::keyed_batch::KeyedItems;
@@ -33,7 +32,6 @@ pub trait StatefulLogic {
     fn on_items(
         &mut self,
         py: Python<'_>,
-        now: &Bound<'_, PyAny>,
         items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()>;
@@ -69,6 +67,16 @@ pub trait StatefulLogic {
     fn clear_timers(&mut self);
 }
 
+/// Items a step handles in one activation (whole batches: at least one).
+///
+/// A worker that fell behind (another worker of its process held the GIL
+/// meanwhile) finds many batches waiting. Handled in one go, their outputs
+/// pile up before the next step sees any and are cold by then; in slices,
+/// each slice's output is handled downstream in the same worker step, while
+/// still in cache. Later batches wait in order, and the epoch they belong
+/// to stays open until they are handled.
+const ITEMS_PER_ACTIVATION: usize = 1024;
+
 /// Builds a keyed stateful operator around a logic made by `make` (under
 /// the GIL, at build time; `None` means it failed and was reported).
 pub fn stateful<'s, L, F>(
@@ -97,7 +105,7 @@ where
     op.build(move |mut caps| {
         let mut snap_cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
         let mut cap: Option<Capability<Epoch>> = caps.pop().map(|c| c.delayed(&resume_epoch));
-        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, Vec<PyBatch>)> = BTreeMap::new();
+        let mut pending: BTreeMap<Epoch, (Capability<Epoch>, VecDeque<PyBatch>)> = BTreeMap::new();
         let mut logic = Python::attach(make);
         let items_timer = ctx.timer(items_timer);
         let snapshot_timer = ctx.timer(Timer::Snapshot);
@@ -119,65 +127,51 @@ where
             let mut output = output.activate();
             let mut result: Step<()> = Ok(());
 
+            // Every batch waits its turn in `pending`, in order; the
+            // oldest open epoch's batches are handled, up to a budget.
             input.for_each_stamp(|time, batches| {
-                if result.is_err() {
-                    return;
-                }
                 let epoch = time.least().copied().unwrap_or_default();
-                if frontier.is_some_and(|f| epoch > f) {
-                    let entry = pending.entry(epoch).or_insert_with(|| {
-                        (
-                            time.retain_least(0).expect("a message has a time"),
-                            Vec::new(),
-                        )
-                    });
-                    entry.1.extend(batches.map(std::mem::take));
-                    return;
-                }
-                let _span = ctx.span();
-                result = Python::attach(|py| {
-                    let now = now_py(py).map_err(|e| ctx.stop(py, e, "reading the clock", None))?;
-                    let out = PyList::empty(py);
-                    for batch in batches {
-                        ctx.count_in(batch.len());
-                        let items = batch
-                            .take_keyed(py)
-                            .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
-                        timed(items_timer.as_deref(), || st.on_items(py, &now, &items, &out))?;
-                    }
-                    if !out.is_empty() {
-                        ctx.count_out(out.len());
-                        output.give(&time, &mut PyBatch::from_list(out));
-                    }
-                    Ok(())
+                let entry = pending.entry(epoch).or_insert_with(|| {
+                    (
+                        time.retain_least(0).expect("a message has a time"),
+                        VecDeque::new(),
+                    )
                 });
+                entry.1.extend(batches.map(std::mem::take));
             });
 
-            let ready: Vec<Epoch> = pending
-                .keys()
-                .copied()
-                .filter(|e| frontier.is_none_or(|f| *e <= f))
-                .collect();
+            let is_ready = |epoch: &Epoch| frontier.is_none_or(|f| *epoch <= f);
             let wall = Utc::now();
             let timers_due = st.next_wake().is_some_and(|at| at <= wall);
-            let at_eof = frontier.is_none() && cap.is_some();
-            if result.is_ok() && (!ready.is_empty() || timers_due || at_eof || st.has_leftover()) {
+            let has_ready = pending.keys().next().is_some_and(is_ready);
+            // End of input, once every batch is handled (maybe in this
+            // activation).
+            let input_done = frontier.is_none() && cap.is_some();
+            if has_ready || timers_due || (input_done && pending.is_empty()) || st.has_leftover() {
+                let _span = ctx.span();
                 result = Python::attach(|py| -> Step<()> {
-                    let now = now_py(py).map_err(|e| ctx.stop(py, e, "reading the clock", None))?;
-                    for epoch in ready {
-                        let (time, batches) =
-                            pending.remove(&epoch).expect("ready epochs are pending");
+                    // One epoch per activation: the snapshot taken when it
+                    // closes, at the end of the activation, must not hold
+                    // effects of a later one.
+                    if let Some(mut oldest) = pending.first_entry().filter(|e| is_ready(e.key())) {
+                        let (time, batches) = oldest.get_mut();
                         let out = PyList::empty(py);
-                        for mut batch in batches {
+                        let mut handled = 0;
+                        while handled < ITEMS_PER_ACTIVATION {
+                            let Some(mut batch) = batches.pop_front() else { break };
+                            handled += batch.len();
                             ctx.count_in(batch.len());
                             let items = batch
                                 .take_keyed(py)
                                 .map_err(|e| ctx.stop(py, e, "receiving items", None))?;
-                            timed(items_timer.as_deref(), || st.on_items(py, &now, &items, &out))?;
+                            timed(items_timer.as_deref(), || st.on_items(py, &items, &out))?;
                         }
                         if !out.is_empty() {
                             ctx.count_out(out.len());
-                            output.give(&time, &mut PyBatch::from_list(out));
+                            output.give(&*time, &mut PyBatch::from_list(out));
+                        }
+                        if batches.is_empty() {
+                            oldest.remove();
                         }
                     }
                     if let Some(c) = cap.as_ref() {
@@ -185,7 +179,7 @@ where
                         if timers_due {
                             st.on_wake(py, wall, &out)?;
                         }
-                        if at_eof {
+                        if input_done && pending.is_empty() {
                             st.on_eof(py, &out)?;
                         }
                         if !out.is_empty() {
@@ -196,14 +190,25 @@ where
                     st.finish_activation(py)
                 });
             }
+            if pending.keys().next().is_some_and(is_ready) {
+                // Over budget, or a later epoch: the rest waits for the next
+                // activation, so that what this one emitted moves on while
+                // it is in cache.
+                activator.activate();
+            }
 
             // When the oldest open epoch moves on: snapshot what changed in
             // the epochs that closed, then let go of them.
             if result.is_ok() {
+                // Epochs before `through` have no items left to handle.
+                let through = match (frontier, pending.keys().next()) {
+                    (Some(f), Some(&p)) => Some(f.min(p)),
+                    (f, p) => f.or(p.copied()),
+                };
                 if let Some(c) = cap.as_mut() {
                     let current = *c.time();
-                    if frontier.is_none_or(|f| f > current) {
-                        let closed = frontier.map_or(current, |f| f - 1);
+                    if through.is_none_or(|t| t > current) {
+                        let closed = through.map_or(current, |t| t - 1);
                         if let Some(sc) = snap_cap.as_ref() {
                             if st.has_changes() {
                                 result = Python::attach(|py| {
@@ -216,11 +221,11 @@ where
                                 });
                             }
                         }
-                        match frontier {
-                            Some(f) => {
-                                c.downgrade(&f);
+                        match through {
+                            Some(t) => {
+                                c.downgrade(&t);
                                 if let Some(sc) = snap_cap.as_mut() {
-                                    sc.downgrade(&f);
+                                    sc.downgrade(&t);
                                 }
                             }
                             None => {

@@ -301,7 +301,6 @@ impl StatefulLogic for WindowState {
     fn on_items(
         &mut self,
         py: Python<'_>,
-        _now: &Bound<'_, PyAny>,
         items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {

@@ -267,7 +267,6 @@ impl StatefulLogic for KeyedFold {
     fn on_items(
         &mut self,
         py: Python<'_>,
-        _now: &Bound<'_, PyAny>,
         items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
