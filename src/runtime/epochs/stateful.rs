@@ -1,7 +1,8 @@
 //! The epoch machinery every keyed stateful step shares: routing items to
 //! the key's worker, processing only the oldest open epoch (later epochs
 //! wait, so a snapshot of an epoch never holds effects of the next one),
-//! waking on timers, running end-of-input logic, snapshotting touched keys
+//! about a thousand items per activation (a backlog is handled in slices,
+//! in order), waking on timers, running end-of-input logic, snapshotting touched keys
 //! when an epoch closes, and holding capabilities exactly as long as
 //! output may still come.
 //!
