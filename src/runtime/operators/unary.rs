@@ -297,8 +297,7 @@ impl StatefulLogic for UnaryState {
         items: &KeyedItems<'_>,
         out: &Bound<'_, PyList>,
     ) -> Step<()> {
-        let now = now_py(py).map_err(|e| self.ctx.stop(py, e, "reading the clock", None))?;
-        let now = &now;
+        let now = &now_py(py).map_err(|e| self.ctx.stop(py, e, "reading the clock", None))?;
         let on_item = pyo3::intern!(py, "on_item");
         for item in items.iter() {
             let (item_key, value) = item.map_err(|bad| bad.stop(&self.ctx, py))?;
