@@ -243,8 +243,9 @@ op.output("out", s, StdOutSink())
 /// A stateful step that finds more items waiting than it handles in one
 /// activation (here six merged sources hand it 6 × 700 items per worker
 /// step) handles the rest in later activations: in order per source, with
-/// end-of-input logic and timers run only once every item is in, and
-/// nothing lost at EOF, the moment the backlog is largest.
+/// end-of-input logic (here also what closes the windows) run only once
+/// every item is in, and nothing lost at EOF, the moment the backlog is
+/// largest.
 #[test]
 fn backlogs_are_handled_in_order_and_complete_before_eof() {
     check(
