@@ -1588,9 +1588,12 @@ fn snapshots_wait_for_items_a_step_has_not_handled_yet() {
     write_flow(&tmp, "backlog.py", BACKLOG_ABORT_FLOW);
     let dir = tmp.join("state");
     init_db(&dir, 1);
-    let first = run_rec(tmp.path(), "backlog.py", &dir, &["-s", "0", "-b", "0"])
-        .timeout(Duration::from_secs(60))
-        .run();
+    let run = || {
+        run_rec(tmp.path(), "backlog.py", &dir, &["-s", "0", "-b", "0"])
+            .timeout(Duration::from_secs(60))
+            .run()
+    };
+    let first = run();
     first.assert_success();
     assert_eq!(
         first.stdout_lines(),
@@ -1598,9 +1601,7 @@ fn snapshots_wait_for_items_a_step_has_not_handled_yet() {
         "{}",
         first.report()
     );
-    let second = run_rec(tmp.path(), "backlog.py", &dir, &["-s", "0", "-b", "0"])
-        .timeout(Duration::from_secs(60))
-        .run();
+    let second = run();
     second.assert_success();
     let n = 72_000u64;
     let mut want: Vec<String> = (0..7)
