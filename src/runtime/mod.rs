@@ -85,7 +85,7 @@ pub fn run(
 ) -> Result<(), Failure> {
     let _gc = gil::GcTuning::for_run();
     let shared = Arc::new(RunShared::default());
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<()>();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<bool>();
     let (builders, others) = match &opts.cluster {
         Some(spec) => {
             let cluster =
@@ -114,10 +114,14 @@ pub fn run(
     };
 
     let mut finished = 0;
+    let mut crashed = false;
     let mut interrupted_at: Option<std::time::Instant> = None;
     while finished < opts.workers_per_process {
         match done_rx.recv_timeout(SUPERVISE_EVERY) {
-            Ok(()) => finished += 1,
+            Ok(panicked) => {
+                finished += 1;
+                crashed |= panicked;
+            }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 let again = interrupted();
                 if again && interrupted_at.is_none() {
@@ -137,7 +141,9 @@ pub fn run(
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
     }
-    if !shared.stopping() {
+    // A crashed worker has not finished: telling peers so would also stop
+    // this process noticing a peer that vanished (the likely cause).
+    if !shared.stopping() && !crashed {
         shared.finish_cluster();
     }
     let mut panicked = None;
@@ -158,17 +164,20 @@ pub fn run(
         return Err(failure);
     }
     if let Some(message) = panicked {
-        return Err(Failure::Runtime(format!(
-            "a worker thread crashed: {message}"
-        )));
+        // Peers then learn that this process failed and reports why,
+        // rather than that it vanished.
+        let crash = || Failure::Runtime(format!("a worker thread crashed: {message}"));
+        shared.fail(crash());
+        return Err(shared.take_failure().unwrap_or_else(crash));
     }
     Ok(())
 }
 
-struct DoneGuard(crossbeam_channel::Sender<()>);
+/// Says when its worker thread ends, and whether by a panic.
+struct DoneGuard(crossbeam_channel::Sender<bool>);
 
 impl Drop for DoneGuard {
     fn drop(&mut self) {
-        let _ = self.0.send(());
+        let _ = self.0.send(std::thread::panicking());
     }
 }
