@@ -68,10 +68,6 @@ impl Timers {
         due.sort();
         due
     }
-
-    pub fn clear(&mut self) {
-        self.set.clear();
-    }
 }
 
 /// Keys whose state changed since the last snapshot round. Each key keeps

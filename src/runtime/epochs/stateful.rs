@@ -63,9 +63,6 @@ pub trait StatefulLogic {
 
     /// Snapshots of the keys that changed, labelled with `epoch`.
     fn snapshots(&mut self, py: Python<'_>, epoch: Epoch) -> Step<Vec<Snapshot>>;
-
-    /// No output can follow any more; timers are moot.
-    fn clear_timers(&mut self);
 }
 
 /// Items a step handles in one activation (whole batches: at least one).
@@ -243,7 +240,10 @@ where
                 return;
             }
             if cap.is_none() {
-                st.clear_timers();
+                // Done for good: free every key's state now, in one go with
+                // the GIL. Dropped later without it, each object would wait
+                // in pyo3's queue of deferred releases, one lock per object.
+                Python::attach(|_| logic = None);
             } else if let Some(at) = st.next_wake() {
                 let delay = (at - Utc::now()).to_std().unwrap_or_default();
                 activator.activate_after(delay);

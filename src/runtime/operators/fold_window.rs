@@ -405,10 +405,6 @@ impl StatefulLogic for WindowState {
         }
         Ok(snaps)
     }
-
-    fn clear_timers(&mut self) {
-        self.timers.clear();
-    }
 }
 
 /// A key's windows as plain Python data: `{"clock": (event, seen) | None,

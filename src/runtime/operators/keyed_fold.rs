@@ -374,6 +374,4 @@ impl StatefulLogic for KeyedFold {
         }
         Ok(snaps)
     }
-
-    fn clear_timers(&mut self) {}
 }

@@ -429,8 +429,4 @@ impl StatefulLogic for UnaryState {
         }
         Ok(snaps)
     }
-
-    fn clear_timers(&mut self) {
-        self.timers.clear();
-    }
 }
