@@ -2,12 +2,13 @@
 //! the key's worker, processing only the oldest open epoch (later epochs
 //! wait, so a snapshot of an epoch never holds effects of the next one),
 //! about a thousand items per activation (a backlog is handled in slices,
-//! in order), waking on timers, running end-of-input logic, snapshotting touched keys
-//! when an epoch closes, and holding capabilities exactly as long as
-//! output may still come.
+//! in order), waking on timers, running end-of-input logic, snapshotting
+//! touched keys when an epoch closes, and holding capabilities exactly as
+//! long as output may still come.
 //!
 //! The step's own behaviour is a [`StatefulLogic`]; the GIL is taken only
-//! when there is work for it.
+//! when there is work for it, and the logic is dropped with it once the
+//! step is done.
 
 use std::collections::{BTreeMap, VecDeque};
 
