@@ -7,8 +7,8 @@
 //! long as output may still come.
 //!
 //! The step's own behaviour is a [`StatefulLogic`]; the GIL is taken only
-//! when there is work for it, and the logic is dropped with it once the
-//! step is done.
+//! when there is work for it, and the logic is dropped under the GIL once
+//! the step is done.
 
 use std::collections::{BTreeMap, VecDeque};
 
