@@ -207,16 +207,20 @@ fn dest_for(hash: u64, peers: usize) -> usize {
 
 /// Splits `(str, value)` items into one keyed batch per destination, or
 /// `None` if some item is not such a tuple.
+///
+/// One pass over the items sorts each key's text and value pointer into
+/// its destination's buffers; the value lists are made from those at their
+/// final size, so no item or tuple is read twice.
 fn split_keyed<'py>(
     py: Python<'py>,
     list: &Bound<'py, PyList>,
     peers: usize,
 ) -> Option<Vec<Option<PyBatch>>> {
     let n = list.len();
-    let mut keys: Vec<KeyTexts> = (0..peers)
-        .map(|_| KeyTexts::with_capacity(n / peers + n / 16 + 1))
-        .collect();
-    let mut dests: Vec<u32> = Vec::with_capacity(n);
+    let room = n / peers + n / 16 + 1;
+    let mut keys: Vec<KeyTexts> = (0..peers).map(|_| KeyTexts::with_capacity(room)).collect();
+    let mut values: Vec<Vec<*mut pyo3::ffi::PyObject>> =
+        (0..peers).map(|_| Vec::with_capacity(room)).collect();
     for i in 0..n {
         // SAFETY: `i < len`; the list is the batch's own and nothing else
         // runs while the GIL is held here.
@@ -226,23 +230,34 @@ fn split_keyed<'py>(
                 pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t),
             )
         };
-        let (key, _) = split_tuple(item).ok()?;
+        let (key, value) = split_tuple(item).ok()?;
         let dest = dest_for(key_hash(key.as_str()), peers);
         keys[dest].push(key.as_str());
-        dests.push(dest as u32);
+        values[dest].push(value.as_ptr());
     }
-    let counts: Vec<usize> = keys.iter().map(KeyTexts::len).collect();
-    // SAFETY: every item is a `(str, value)` 2-tuple (checked above), and
-    // its value lives as long as the list.
-    let values = scatter(py, list, &dests, &counts, |item| unsafe {
-        pyo3::ffi::PyTuple_GET_ITEM(item, 1)
-    });
     Some(
         keys.into_iter()
             .zip(values)
-            .map(|(keys, values)| values.map(|values| PyBatch::from_keyed(keys, values)))
+            .map(|(keys, values)| {
+                (!values.is_empty()).then(|| PyBatch::from_keyed(keys, list_of(py, &values)))
+            })
             .collect(),
     )
+}
+
+/// A new list holding `items`, each borrowed from a list that outlives this
+/// call.
+fn list_of<'py>(py: Python<'py>, items: &[*mut pyo3::ffi::PyObject]) -> Bound<'py, PyList> {
+    // SAFETY: a new list of `len` empty slots, each filled below with a
+    // live object; `SET_ITEM` steals a reference, so one is taken for it.
+    unsafe {
+        let out = pyo3::ffi::PyList_New(items.len() as pyo3::ffi::Py_ssize_t);
+        for (i, &item) in items.iter().enumerate() {
+            pyo3::ffi::Py_INCREF(item);
+            pyo3::ffi::PyList_SET_ITEM(out, i as pyo3::ffi::Py_ssize_t, item);
+        }
+        Bound::from_owned_ptr(py, out).cast_into_unchecked()
+    }
 }
 
 fn as_batches(lists: Vec<Option<Bound<'_, PyList>>>) -> Vec<Option<PyBatch>> {
@@ -252,8 +267,7 @@ fn as_batches(lists: Vec<Option<Bound<'_, PyList>>>) -> Vec<Option<PyBatch>> {
         .collect()
 }
 
-/// Splits `list` into one list per destination `dest_of` gives: a first
-/// pass counts, a second fills the lists.
+/// Splits `list` into one list per destination `dest_of` gives, in order.
 fn split_by<'py>(
     py: Python<'py>,
     list: &Bound<'py, PyList>,
@@ -261,54 +275,17 @@ fn split_by<'py>(
     mut dest_of: impl FnMut(&Bound<'py, PyAny>) -> usize,
 ) -> Vec<Option<Bound<'py, PyList>>> {
     let n = list.len();
-    let mut dests: Vec<u32> = Vec::with_capacity(n);
-    let mut counts = vec![0usize; peers];
+    let mut outs: Vec<Vec<*mut pyo3::ffi::PyObject>> = (0..peers)
+        .map(|_| Vec::with_capacity(n / peers + 1))
+        .collect();
     for i in 0..n {
         // SAFETY: `i < len`, and nothing else runs while the GIL is held.
         let item = unsafe { list.get_item_unchecked(i) };
-        let dest = dest_of(&item);
-        counts[dest] += 1;
-        dests.push(dest as u32);
+        outs[dest_of(&item)].push(item.as_ptr());
     }
-    scatter(py, list, &dests, &counts, |item| item)
-}
-
-/// Fills one new list per destination, of `counts[d]` slots, with what
-/// `pick` takes from each item of `list` (the item itself, or a field of
-/// it), in order; `dests[i]` is item `i`'s destination. Lists are made at
-/// their final size: no appends, no regrowth.
-fn scatter<'py>(
-    py: Python<'py>,
-    list: &Bound<'py, PyList>,
-    dests: &[u32],
-    counts: &[usize],
-    pick: impl Fn(*mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject,
-) -> Vec<Option<Bound<'py, PyList>>> {
-    let outs: Vec<Option<Bound<'py, PyList>>> = counts
-        .iter()
-        .map(|&count| {
-            // SAFETY: a new list of `count` empty slots, all filled below.
-            (count > 0).then(|| unsafe {
-                Bound::from_owned_ptr(py, pyo3::ffi::PyList_New(count as pyo3::ffi::Py_ssize_t))
-                    .cast_into_unchecked()
-            })
-        })
-        .collect();
-    let mut filled = vec![0usize; counts.len()];
-    for (i, &dest) in dests.iter().enumerate() {
-        let dest = dest as usize;
-        let out = outs[dest].as_ref().expect("counted above");
-        // SAFETY: `i < len`; `SET_ITEM` steals a reference, so take one for
-        // it. Each slot is written once; `filled[dest] < counts[dest]`.
-        unsafe {
-            let item = pyo3::ffi::PyList_GET_ITEM(list.as_ptr(), i as pyo3::ffi::Py_ssize_t);
-            let picked = pick(item);
-            pyo3::ffi::Py_INCREF(picked);
-            pyo3::ffi::PyList_SET_ITEM(out.as_ptr(), filled[dest] as pyo3::ffi::Py_ssize_t, picked);
-        }
-        filled[dest] += 1;
-    }
-    outs
+    outs.iter()
+        .map(|items| (!items.is_empty()).then(|| list_of(py, items)))
+        .collect()
 }
 
 /// Splits a batch with `split` (one optional list per worker) and sends
