@@ -1689,3 +1689,84 @@ fn prelude_is_valid_python() {
     let out = bytewax(["python", "-c", PRELUDE]).run();
     out.assert_success();
 }
+
+// ---------------------------------------------------------------------
+// Reports on stdout: a reader that goes away, a disk that is full.
+
+/// A pipe whose read end is already closed: every write to the other end
+/// fails with `EPIPE`, whenever the child gets to it.
+fn closed_pipe() -> std::process::Stdio {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills both descriptors; the read end is closed at
+    // once and the write end is owned by the returned `Stdio`.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0, "pipe failed");
+        libc::close(fds[0]);
+        std::process::Stdio::from_raw_fd(fds[1])
+    }
+}
+
+#[test]
+fn reports_to_a_closed_pipe_or_a_full_disk_end_without_a_panic() {
+    let dir = TempDir::new("stdout_errors");
+    write_flow(
+        &dir,
+        "flow.py",
+        "flow = Dataflow(\"g\")\nop.output(\"out\", op.input(\"inp\", flow, TestingSource([1])), StdOutSink())\n",
+    );
+    bytewax(["init-db", "state", "1"])
+        .cwd(dir.path())
+        .run()
+        .assert_success();
+    let commands: &[&[&str]] = &[
+        &["graph", "flow.py"],
+        &["graph", "flow.py", "--format", "dot"],
+        &["recovery", "inspect", "state"],
+        &["completions", "bash"],
+        &["init-db", "new-state", "1"],
+    ];
+    let mut failures = Vec::new();
+    for args in commands {
+        for (sink, want_code) in [("closed pipe", 0), ("/dev/full", 1)] {
+            let _ = std::fs::remove_dir_all(dir.join("new-state"));
+            let stdout = if sink == "closed pipe" {
+                closed_pipe()
+            } else {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("/dev/full")
+                    .into()
+            };
+            let out = std::process::Command::new(common::BIN)
+                .args(*args)
+                .current_dir(dir.path())
+                .stdout(stdout)
+                .output()
+                .expect("run bytewax");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let mut problems = Vec::new();
+            if out.status.code() != Some(want_code) {
+                problems.push(format!("exit {:?}, want {want_code}", out.status.code()));
+            }
+            if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+                problems.push("a Rust panic".to_string());
+            }
+            if want_code == 1 && !stderr.contains("error: cannot write to stdout") {
+                problems.push("no `cannot write to stdout` error".to_string());
+            }
+            if want_code == 0 && !stderr.is_empty() {
+                problems.push("printed on stderr".to_string());
+            }
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "`bytewax {}` to {sink}: {}\n{stderr}",
+                    args.join(" "),
+                    problems.join("; ")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -4,7 +4,7 @@
 use pyo3::prelude::*;
 
 use super::args::{GraphArgs, GraphFormat};
-use super::{report_start_error, EXIT_FAILURE, EXIT_USAGE};
+use super::{print_report, report_start_error, EXIT_FAILURE, EXIT_USAGE};
 use crate::flow::graph::Graph;
 use crate::python::errors::format_exception;
 use crate::python::import_str::{locate_dataflow, LocateError};
@@ -41,12 +41,11 @@ pub fn graph(args: GraphArgs, argv: &[String]) -> i32 {
             GraphFormat::Dot => Graph::from_flow(&flow).map(|g| g.dot(args.depth)),
         };
         match rendered {
-            Ok(text) => {
-                print!("{text}");
+            Ok(mut text) => {
                 if !text.ends_with('\n') {
-                    println!();
+                    text.push('\n');
                 }
-                0
+                print_report(&text)
             }
             Err(err) => {
                 eprint!("{}", format_exception(py, &err));

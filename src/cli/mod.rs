@@ -43,18 +43,10 @@ pub fn run_argv(argv: Vec<String>) -> i32 {
         Command::Python(args) => python_main(&args.args),
         Command::InitDb(args) => init_db(args),
         Command::Graph(args) => graph::graph(args, &argv),
-        Command::Completions(args) => {
-            use std::io::Write;
-            // A closed pipe (`bytewax completions bash | head`) is not an error.
-            let _ = std::io::stdout().write_all(generated::completions(args.shell).as_bytes());
-            0
-        }
+        Command::Completions(args) => print_report(&generated::completions(args.shell)),
         Command::Recovery(args::RecoveryCommand::Inspect { db_dir }) => {
             match crate::recovery::inspect::inspect(&db_dir) {
-                Ok(report) => {
-                    print!("{report}");
-                    0
-                }
+                Ok(report) => print_report(&report),
                 Err(err) => {
                     eprintln!("error: {err}");
                     EXIT_USAGE
@@ -64,17 +56,33 @@ pub fn run_argv(argv: Vec<String>) -> i32 {
     }
 }
 
+/// Writes a subcommand's report to stdout and returns the exit code. A
+/// reader that closed the pipe early (`bytewax graph app.py | head`) is
+/// not an error; any other failure to write (a full disk) is.
+pub fn print_report(text: &str) -> i32 {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => 0,
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(err) => {
+            eprintln!("error: cannot write to stdout: {err}");
+            EXIT_FAILURE
+        }
+    }
+}
+
 /// `bytewax init-db DIR COUNT`.
 fn init_db(args: args::InitDbArgs) -> i32 {
     match crate::recovery::init::init_db_dir(&args.db_dir, args.count) {
-        Ok(()) => {
-            println!(
-                "Created {} recovery partitions in {}",
-                args.count,
-                args.db_dir.display()
-            );
-            0
-        }
+        Ok(()) => print_report(&format!(
+            "Created {} recovery partitions in {}\n",
+            args.count,
+            args.db_dir.display()
+        )),
         Err(err) => {
             eprintln!("error: {err}");
             EXIT_USAGE
