@@ -11,6 +11,7 @@ same as `bytewax run app:flow [options]`.
 """
 
 from bytewax.bytewax import cli_main
+from bytewax.recovery import RecoveryConfig  # noqa: F401  (importable from here, as in 0.18)
 
 __all__ = ["cli_main"]
 

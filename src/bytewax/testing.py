@@ -37,6 +37,7 @@ from bytewax.inputs import (
     StatefulSourcePartition,
 )
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.recovery import RecoveryConfig  # noqa: F401  (importable from here, as in 0.18)
 
 __all__ = [
     "TestingSink",

@@ -38,7 +38,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import (  # noqa: F401  (`batch` importable from here, as in 0.18)
+    FixedPartitionedSource,
+    StatefulSourcePartition,
+    batch,
+)
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 __all__ = [

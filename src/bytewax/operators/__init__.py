@@ -50,6 +50,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink, Sink, StatelessSinkPartition
 
 __all__ = [
+    "EMPTY",
     "BranchOut",
     "KeyedStream",
     "UnaryLogic",
@@ -100,9 +101,11 @@ checked while the flow runs, by the operators that need keys.
 # This module defines operators called `map`, `filter` and `input`.
 _map = builtins.map
 
-_EMPTY: Tuple = ()
+#: An empty emit, for `UnaryLogic` methods that emit nothing:
+#: `return (EMPTY, UnaryLogic.RETAIN)`.
+EMPTY: Tuple = ()
 # A `UnaryLogic` return value meaning "emit nothing, keep the logic".
-_NOTHING: Tuple[Tuple, bool] = (_EMPTY, False)
+_NOTHING: Tuple[Tuple, bool] = (EMPTY, False)
 
 _BOOL_ONLY = frozenset([bool])
 _STR_ONLY = frozenset([str])
@@ -615,7 +618,7 @@ def filter(  # noqa: A001
         if keep is True:
             return (item,)
         if keep is False:
-            return _EMPTY
+            return EMPTY
         raise _bool_error(step_id, predicate, keep)
 
     def shim_filter_batch(items: List[X]) -> List[X]:
@@ -654,7 +657,7 @@ def filter_map(
 
     def shim_filter_map(item: X) -> Tuple:
         res = mapper(item)
-        return _EMPTY if res is None else (res,)
+        return EMPTY if res is None else (res,)
 
     def shim_filter_map_batch(items: List[X]) -> List[Y]:
         return [y for y in _map(mapper, items) if y is not None]
@@ -879,7 +882,7 @@ def filter_value(
         if keep is True:
             return (value,)
         if keep is False:
-            return _EMPTY
+            return EMPTY
         raise _bool_error(step_id, predicate, keep)
 
     def shim_filter_value_batch(items: List[Tuple[str, V]]) -> List[Tuple[str, V]]:
