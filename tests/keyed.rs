@@ -1223,7 +1223,7 @@ fn unary_logic_wrong_return_shapes_are_clear_errors() {
         ("eof_none", "on_eof", &["2-tuple", "NoneType"]),
         ("eof_not_bool", "on_eof", &["bool", "float"]),
         ("notify_str", "notify_at", &["datetime", "str"]),
-        ("notify_naive", "notify_at", &["timezone"]),
+        ("notify_naive", "notify_at", &["TypeError", "timezone"]),
     ];
     let mut failures = Vec::new();
     for (kind, method, words) in cases {

@@ -19,7 +19,7 @@ pub fn to_py(py: Python<'_>, dt: DateTime<Utc>) -> PyResult<Bound<'_, PyAny>> {
 }
 
 /// An aware `datetime` in any timezone as a UTC instant. A naive
-/// `datetime` is a `ValueError` that says what to do.
+/// `datetime` is a `TypeError` (as in Bytewax 0.18) that says what to do.
 ///
 /// A `datetime` in `timezone.utc` (the common case, and what the runtime
 /// itself hands out) is read field by field without calling into Python.
@@ -39,7 +39,7 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
         }
     }
     if dt.call_method0("utcoffset")?.is_none() {
-        return Err(PyValueError::new_err(format!(
+        return Err(PyTypeError::new_err(format!(
             "datetime {} has no timezone; give it one, e.g. `dt.replace(tzinfo=timezone.utc)`",
             dt.repr()?
         )));

@@ -1,14 +1,43 @@
 //! The window configuration classes users build flows with, and
 //! `WindowMetadata`, the description of a window that comes with each
-//! window's output. Arguments are checked when the window step is built,
-//! so that errors can name the step.
+//! window's output. Argument types are checked on construction (a
+//! `TypeError`, as in Bytewax 0.18); values, such as a length that must be
+//! positive, when the window step is built, so that those errors name the
+//! step.
 
 use chrono::{DateTime, Utc};
 use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDelta, PyTuple};
 
+use crate::flow::type_name;
 use crate::python::time::{from_py, to_py};
+
+/// A constructor argument that must be a `timedelta`.
+fn timedelta_arg(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Py<PyAny>> {
+    if obj.cast::<PyDelta>().is_err() {
+        return Err(PyTypeError::new_err(format!(
+            "argument `{arg}` must be a `datetime.timedelta`; got a `{}`",
+            type_name(obj)
+        )));
+    }
+    Ok(obj.clone().unbind())
+}
+
+/// A constructor argument that must be a timezone-aware `datetime`.
+fn aware_datetime_arg(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Py<PyAny>> {
+    let py = obj.py();
+    from_py(obj).map_err(|err| {
+        let msg = format!("argument `{arg}`: {}", err.value(py));
+        if err.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(msg)
+        } else {
+            PyValueError::new_err(msg)
+        }
+    })?;
+    Ok(obj.clone().unbind())
+}
 
 /// Base class of clock configurations.
 #[pyclass(subclass, module = "bytewax.operators.window", from_py_object)]
@@ -69,11 +98,25 @@ pub struct EventClockConfig {
 #[pymethods]
 impl EventClockConfig {
     #[new]
-    fn new(dt_getter: Py<PyAny>, wait_for_system_duration: Py<PyAny>) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(ClockConfig).add_subclass(EventClockConfig {
-            dt_getter,
-            wait_for_system_duration,
-        })
+    fn new(
+        dt_getter: &Bound<'_, PyAny>,
+        wait_for_system_duration: &Bound<'_, PyAny>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        if !dt_getter.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "argument `dt_getter` must be callable; got a `{}`",
+                type_name(dt_getter)
+            )));
+        }
+        Ok(
+            PyClassInitializer::from(ClockConfig).add_subclass(EventClockConfig {
+                dt_getter: dt_getter.clone().unbind(),
+                wait_for_system_duration: timedelta_arg(
+                    wait_for_system_duration,
+                    "wait_for_system_duration",
+                )?,
+            }),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -132,8 +175,16 @@ pub struct TumblingWindow {
 #[pymethods]
 impl TumblingWindow {
     #[new]
-    fn new(length: Py<PyAny>, align_to: Py<PyAny>) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(WindowConfig).add_subclass(TumblingWindow { length, align_to })
+    fn new(
+        length: &Bound<'_, PyAny>,
+        align_to: &Bound<'_, PyAny>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        Ok(
+            PyClassInitializer::from(WindowConfig).add_subclass(TumblingWindow {
+                length: timedelta_arg(length, "length")?,
+                align_to: aware_datetime_arg(align_to, "align_to")?,
+            }),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -172,12 +223,18 @@ pub struct SlidingWindow {
 #[pymethods]
 impl SlidingWindow {
     #[new]
-    fn new(length: Py<PyAny>, offset: Py<PyAny>, align_to: Py<PyAny>) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(WindowConfig).add_subclass(SlidingWindow {
-            length,
-            offset,
-            align_to,
-        })
+    fn new(
+        length: &Bound<'_, PyAny>,
+        offset: &Bound<'_, PyAny>,
+        align_to: &Bound<'_, PyAny>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        Ok(
+            PyClassInitializer::from(WindowConfig).add_subclass(SlidingWindow {
+                length: timedelta_arg(length, "length")?,
+                offset: timedelta_arg(offset, "offset")?,
+                align_to: aware_datetime_arg(align_to, "align_to")?,
+            }),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -219,8 +276,12 @@ pub struct SessionWindow {
 #[pymethods]
 impl SessionWindow {
     #[new]
-    fn new(gap: Py<PyAny>) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(WindowConfig).add_subclass(SessionWindow { gap })
+    fn new(gap: &Bound<'_, PyAny>) -> PyResult<PyClassInitializer<Self>> {
+        Ok(
+            PyClassInitializer::from(WindowConfig).add_subclass(SessionWindow {
+                gap: timedelta_arg(gap, "gap")?,
+            }),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -42,12 +42,19 @@ impl Windower {
                 ))
             })
         };
+        // A wrong type or a naive datetime stays a `TypeError`, a datetime
+        // out of range a `ValueError`.
         let align = |obj: &Py<PyAny>| {
             from_py(obj.bind(py)).map_err(|e| {
-                PyValueError::new_err(format!(
+                let msg = format!(
                     "`align_to` must be a timezone-aware `datetime`: {}",
                     e.value(py)
-                ))
+                );
+                if e.is_instance_of::<PyTypeError>(py) {
+                    PyTypeError::new_err(msg)
+                } else {
+                    PyValueError::new_err(msg)
+                }
             })
         };
         if let Ok(w) = cfg.cast::<TumblingWindow>() {
