@@ -1023,6 +1023,30 @@ fn inspect_does_not_promise_a_resume_that_will_fail() {
         next.contains("cannot"),
         "a run fails on `x.sqlite3`, but inspect says {next:?}:\n{report}"
     );
+
+    // A copy of a partition next to it (two files claim partition 0).
+    let dir = used_dir(&tmp, "copied", 2);
+    std::fs::copy(dir.join("part-0.sqlite3"), dir.join("copy.sqlite3")).unwrap();
+    let out = run_rec(tmp.path(), "eof.py", &dir, &["-s", "0", "-b", "0"]).run();
+    assert_eq!(
+        out.code,
+        Some(1),
+        "the run refuses the copy\n{}",
+        out.report()
+    );
+    out.assert_stderr_has(&["both recovery partition 0"]);
+    let report = inspect(&dir);
+    let next = report
+        .lines()
+        .find(|l| l.starts_with("Next run:"))
+        .unwrap_or_default();
+    assert!(
+        next.contains("cannot start")
+            && next.contains("copy.sqlite3")
+            && next.contains("part-0.sqlite3")
+            && next.contains("both recovery partition 0"),
+        "a run fails on the copy, but inspect says {next:?}:\n{report}"
+    );
 }
 
 #[test]

@@ -21,6 +21,10 @@ pub fn inspect(dir: &Path) -> Result<String, String> {
     let mut executions = BTreeMap::new();
     let mut steps: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut lines = Vec::new();
+    // Partition index -> the first file that claimed it; a second claim is
+    // what `run` refuses to start with.
+    let mut claimed: BTreeMap<u64, String> = BTreeMap::new();
+    let mut copies = Vec::new();
     for path in &files {
         let name = path
             .file_name()
@@ -36,6 +40,14 @@ pub fn inspect(dir: &Path) -> Result<String, String> {
                     "  partition {} of {}  {name}  complete through epoch {}, collected below {}, {rows} snapshot rows",
                     info.index, info.count, info.written_through, info.commit_epoch
                 ));
+                if let Some(first) = claimed.get(&info.index) {
+                    copies.push(format!(
+                        "`{first}` and `{name}` are both recovery partition {}; remove the copy",
+                        info.index
+                    ));
+                } else {
+                    claimed.insert(info.index, name.clone());
+                }
                 for ex in exs {
                     executions.insert(ex.ex_num, ex);
                 }
@@ -79,6 +91,10 @@ pub fn inspect(dir: &Path) -> Result<String, String> {
             "Next run: cannot start: {unusable} file(s) above are not usable recovery partitions; move them out of the directory"
         )
         .unwrap();
+        return Ok(out);
+    }
+    if let Some(copy) = copies.first() {
+        writeln!(out, "Next run: cannot start: {copy}").unwrap();
         return Ok(out);
     }
     match resume_from(&infos) {
