@@ -508,6 +508,48 @@ fn resume_continues_after_eof_sentinels() {
     out.assert_stdout_lines(runs[0]);
 }
 
+/// `ABORT=1` puts a `TestingSource.ABORT()` after the second item.
+const ABORT_FLOW: &str = r#"
+import os
+
+items = [1, 2, 3, 4]
+if os.environ.get("ABORT"):
+    items.insert(2, TestingSource.ABORT())
+flow = Dataflow("abort_resume")
+op.output("out", op.input("inp", flow, TestingSource(items, batch_size=3)), StdOutSink())
+"#;
+
+#[test]
+fn resume_after_an_abort_loses_nothing_whether_the_abort_stays_or_goes() {
+    let tmp = TempDir::new("abortresume");
+    write_flow(&tmp, "abort.py", ABORT_FLOW);
+    // (whether the resumed run's list still holds the ABORT)
+    for kept in [false, true] {
+        let dir = tmp.join(format!("state-{kept}"));
+        init_db(&dir, 1);
+        let first = run_rec(tmp.path(), "abort.py", &dir, &["-s", "0", "-b", "0"])
+            .env("ABORT", "1")
+            .run();
+        first.assert_success();
+        first.assert_stdout_lines(&["1", "2"]);
+        let mut second = run_rec(tmp.path(), "abort.py", &dir, &["-s", "0", "-b", "0"]);
+        if kept {
+            second = second.env("ABORT", "1");
+        }
+        let second = second.run();
+        second.assert_success();
+        // The ABORT that stopped the first run never counts in the
+        // source's position, and a new process does not fire it again
+        // where the run resumes.
+        assert_eq!(
+            second.stdout_lines(),
+            ["3", "4"],
+            "ABORT kept: {kept}\n{}",
+            second.report()
+        );
+    }
+}
+
 #[test]
 fn rescale_1_2_1_4_workers_carries_keyed_state() {
     let tmp = TempDir::new("rescale");

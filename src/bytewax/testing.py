@@ -28,6 +28,7 @@ like `bytewax run` does.
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import islice
+from operator import countOf
 from typing import Any, Iterable, Iterator, List, Optional, TypeVar, Union
 
 from bytewax.bytewax import cluster_main, run_main, test_cluster
@@ -72,11 +73,31 @@ class _IterSourcePartition(StatefulSourcePartition[X, int]):
         # Items taken from the iterator but not consumed yet (after a
         # sentinel ended a batch early).
         self._pushback: List[Any] = []
-        # Number of elements of `ib` consumed so far, sentinels included.
+        # Elements of `ib` consumed so far, `ABORT` sentinels excepted: the
+        # position is then the same whether a resumed run's list still
+        # holds the `ABORT` that stopped the last one or not.
         self._idx = resume_state or 0
         # Exception to raise on the next call (EOF or abort).
         self._raise: Optional[BaseException] = None
-        ffwd_iter(self._it, self._idx)
+        if resume_state is not None:
+            self._resume(resume_state)
+
+    def _resume(self, n: int) -> None:
+        """Skip `n` counted elements, and the `ABORT`s right after them.
+
+        An `ABORT` at the resume position is the one that stopped the
+        previous execution; firing it again in a new process would stop
+        every later run at the same place.
+        """
+        while n > 0:
+            chunk = list(islice(self._it, n))
+            if not chunk:
+                return
+            n -= len(chunk) - countOf(_map(type, chunk), TestingSource.ABORT)
+        for item in self._it:
+            if type(item) is not TestingSource.ABORT:
+                self._pushback.append(item)
+                return
 
     def _take(self, n: int) -> List[Any]:
         if self._pushback:
@@ -113,26 +134,30 @@ class _IterSourcePartition(StatefulSourcePartition[X, int]):
 
     def _sift(self, chunk: List[Any]) -> List[X]:
         out = []
+        counted = 0
         for i, item in enumerate(chunk):
-            if isinstance(item, type):
-                if item is TestingSource.EOF or item is TestingSource.ABORT:
-                    name = item.__name__
-                    msg = f"`TestingSource.{name}` must be instantiated; use `()`"
-                    raise ValueError(msg)
-                out.append(item)
-            elif isinstance(item, TestingSource.EOF):
-                self._raise = StopIteration()
-            elif isinstance(item, TestingSource.ABORT):
+            if isinstance(item, TestingSource.ABORT):
+                # Never counted, fired or not (see `_idx`).
                 if not item._triggered:
                     item._triggered = True
                     self._raise = AbortExecution()
             else:
-                out.append(item)
+                counted += 1
+                if isinstance(item, type):
+                    if item is TestingSource.EOF or item is TestingSource.ABORT:
+                        name = item.__name__
+                        msg = f"`TestingSource.{name}` must be instantiated; use `()`"
+                        raise ValueError(msg)
+                    out.append(item)
+                elif isinstance(item, TestingSource.EOF):
+                    self._raise = StopIteration()
+                else:
+                    out.append(item)
             if self._raise is not None:
-                self._idx += i + 1
+                self._idx += counted
                 self._pushback[:0] = chunk[i + 1 :]
                 return out
-        self._idx += len(chunk)
+        self._idx += counted
         return out
 
     def snapshot(self) -> int:
@@ -144,8 +169,8 @@ class TestingSource(FixedPartitionedSource[X, int]):
 
     It is a single partition (`"iterable"`), read by one worker, emitting
     up to `batch_size` items per batch. Its resume state is the number of
-    elements of the iterable consumed, so a recovered flow skips what was
-    already read.
+    elements of the iterable consumed (`ABORT` sentinels excepted), so a
+    recovered flow skips what was already read.
 
     Two sentinel objects can be put in the iterable to drive recovery
     tests; they are consumed but never emitted:
@@ -155,7 +180,10 @@ class TestingSource(FixedPartitionedSource[X, int]):
     - `TestingSource.ABORT()` stops the execution abruptly, as a crash
       would, without a final snapshot. Each `ABORT` object fires only
       once per Python process, so a rerun in the same process goes past
-      it. Use it only with a single worker.
+      it. A resumed run also goes past an `ABORT` found exactly where it
+      resumes (the one that stopped the previous run), and removing that
+      `ABORT` from the list before resuming skips nothing: it never
+      counts in the resume state. Use it only with a single worker.
 
     The iterable is iterated afresh each time the flow runs (unless it is
     a one-shot iterator).

@@ -60,10 +60,26 @@ def test_abort_fires_once_and_snapshots_dont_lag():
     assert first[0][0] == [1, 2]
     assert first[-1][0] == "ABORT"
     assert abort._triggered
-    # Already fired: skipped, but counted, so snapshots match positions.
-    assert drive(items, 3) == [([1, 2, 3], 4), ([4], 5), ("EOF", 5)]
-    assert drive(items, 3, resume=2) == [([3, 4], 5), ("EOF", 5)]
-    assert drive(items, 1, resume=2) == [([3], 4), ([4], 5), ("EOF", 5)]
+    # Already fired: skipped, and never counted, so a list without the
+    # ABORT resumes at the same positions.
+    assert drive(items, 3) == [([1, 2, 3], 3), ([4], 4), ("EOF", 4)]
+    assert drive(items, 3, resume=2) == [([3, 4], 4), ("EOF", 4)]
+    assert drive(items, 1, resume=2) == [([3], 3), ([4], 4), ("EOF", 4)]
+    assert drive([1, 2, 3, 4], 1, resume=2) == [([3], 3), ([4], 4), ("EOF", 4)]
+    # Resuming past an earlier ABORT does not count it either.
+    assert drive(items, 1, resume=3) == [([4], 4), ("EOF", 4)]
+
+
+def test_resume_goes_past_the_abort_that_stopped_the_last_run():
+    # A new process: the ABORT objects have not fired here.
+    assert drive([1, 2, ABORT(), 3], 2, resume=2) == [([3], 3), ("EOF", 3)]
+    assert drive([1, 2, ABORT(), ABORT(), 3], 1, resume=2) == [([3], 3), ("EOF", 3)]
+    assert drive([ABORT(), 1], 1, resume=0) == [([1], 1), ("EOF", 1)]
+    # Only the one at the resume position: a later ABORT still fires,
+    # and so does one at the start of a fresh run (its batch, empty here,
+    # comes first).
+    assert drive([1, 2, ABORT(), 3, ABORT(), 4], 1, resume=2) == [([3], 3), ([], 3), ("ABORT", 3)]
+    assert drive([ABORT(), 1], 1) == [([], 0), ("ABORT", 0)]
 
 
 def test_sentinel_classes_must_be_instantiated():
