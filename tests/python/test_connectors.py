@@ -91,6 +91,14 @@ def test_stdin_source_lines(monkeypatch):
     part.close()
 
 
+def test_stdin_source_drops_crlf_endings(monkeypatch):
+    # As from a file written on Windows; a lone "\r" ends no line.
+    part = _stdin_part(monkeypatch, "one\r\ntwo\r\n\r\nx\ry\nlast")
+    assert _drain_polling(part) == ["one", "two", "", "x\ry", "last"]
+    assert part.snapshot() == 5
+    part.close()
+
+
 def test_stdin_source_resume(monkeypatch):
     part = _stdin_part(monkeypatch, "a\nb\nc\n", resume=2)
     assert _drain_polling(part) == ["c"]

@@ -102,8 +102,9 @@ class _StdInPartition(StatefulSourcePartition[str, int]):
                 if skip > 0:
                     skip -= 1
                     continue
+                # `sys.stdin` splits at "\n" and keeps a "\r" before it.
                 if line.endswith("\n"):
-                    line = line[:-1]
+                    line = line[:-2] if line.endswith("\r\n") else line[:-1]
                 append(line)
                 if len(lines) > _MAX_BUFFERED:
                     self._drained.clear()
@@ -151,11 +152,12 @@ class _StdInPartition(StatefulSourcePartition[str, int]):
 class StdInSource(FixedPartitionedSource[str, int]):
     """Read standard input, one item per line, until end of input.
 
-    Each line is emitted without its line ending. It is a single
-    partition (`"stdin"`), read by one worker; a background thread does
-    the reading, so a flow waiting for input doesn't block its worker.
-    The resume state is the number of lines consumed: a resumed flow
-    skips that many lines of the new standard input.
+    Each line is emitted without its line ending (`\\n` or `\\r\\n`, as
+    `FileSource` does). It is a single partition (`"stdin"`), read by
+    one worker; a background thread does the reading, so a flow waiting
+    for input doesn't block its worker. The resume state is the number of
+    lines consumed: a resumed flow skips that many lines of the new
+    standard input.
 
     """
 
