@@ -469,6 +469,29 @@ fn module_raising_at_import_exits_1_with_traceback() {
     let out = bytewax(["run", "syntax.py"]).cwd(dir.path()).run();
     out.assert_code(1);
     out.assert_stderr_has(&["SyntaxError", "syntax.py"]);
+
+    // Shown as `python typo.py` shows it: the import machinery's frames
+    // left out, Python's hint kept.
+    dir.write(
+        "typo.py",
+        "import os
+
+os.pathx
+",
+    );
+    let out = bytewax(["run", "typo.py"]).cwd(dir.path()).run();
+    out.assert_code(1);
+    out.assert_stderr_has(&[
+        "Traceback",
+        "typo.py\", line 3, in <module>",
+        "AttributeError: module 'os' has no attribute 'pathx'. Did you mean: 'path'?",
+        "error: importing the dataflow `typo.py` failed",
+    ]);
+    assert!(
+        !out.stderr.contains("<frozen importlib"),
+        "{}",
+        out.report()
+    );
 }
 
 /// `sys.exit(...)` at import time ends the run the way Python (and the

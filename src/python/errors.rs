@@ -33,6 +33,48 @@ pub fn format_exception(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
+/// Renders an exception raised while importing the user's module the way
+/// `python app.py` would show it: without the import machinery's frames
+/// on top, and through Python's own top-level display, which adds hints
+/// such as "Did you mean: ...?" that the `traceback` module of 3.11 does
+/// not. Only for the import, before any worker runs: the display writes
+/// to a `sys.stderr` swapped for a buffer meanwhile.
+pub fn format_import_error(py: Python<'_>, err: &PyErr) -> String {
+    let rendered = (|| -> PyResult<String> {
+        let value = err.value(py);
+        let mut tb = match err.traceback(py) {
+            Some(tb) => tb.into_any(),
+            None => value.getattr("__traceback__")?,
+        };
+        while !tb.is_none() {
+            let file: String = tb
+                .getattr("tb_frame")?
+                .getattr("f_code")?
+                .getattr("co_filename")?
+                .extract()?;
+            if !file.starts_with("<frozen importlib") {
+                break;
+            }
+            tb = tb.getattr("tb_next")?;
+        }
+        value.setattr("__traceback__", &tb)?;
+        let sys = py.import("sys")?;
+        let buffer = py.import("io")?.getattr("StringIO")?.call0()?;
+        let stderr = sys.getattr("stderr")?;
+        sys.setattr("stderr", &buffer)?;
+        let shown = sys
+            .getattr("__excepthook__")?
+            .call1((value.get_type(), value, &tb));
+        sys.setattr("stderr", stderr)?;
+        shown?;
+        buffer.call_method0("getvalue")?.extract()
+    })();
+    match rendered {
+        Ok(text) if !text.is_empty() => text,
+        _ => format_exception(py, err),
+    }
+}
+
 /// Adds a note (PEP 678) to an exception, so the original type and message
 /// survive while the rendered traceback says where it happened.
 pub fn add_note(py: Python<'_>, err: &PyErr, note: &str) {

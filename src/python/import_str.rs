@@ -7,7 +7,7 @@ use pyo3::exceptions::{PyModuleNotFoundError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use super::errors::format_exception;
+use super::errors::format_import_error;
 
 /// Why an import string did not give a dataflow.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ fn raised(py: Python<'_>, err: &PyErr) -> LocateError {
             },
         };
     }
-    LocateError::Raised(format_exception(py, err))
+    LocateError::Raised(format_import_error(py, err))
 }
 
 /// Imports the module and returns the dataflow the string names.
