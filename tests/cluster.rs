@@ -479,6 +479,11 @@ fn peer_that_never_comes_up_times_out_naming_it() {
         let peer = format!("process {missing}");
         let addr = format!("127.0.0.1:{}", ports[missing]);
         out.assert_stderr_has(&[&peer, &addr]);
+        // Said halfway through the wait, not only when giving up.
+        out.assert_stderr_has(&[
+            &format!("still waiting for {peer} at {addr}"),
+            "giving up in",
+        ]);
         assert!(out.stdout.is_empty(), "nothing on stdout\n{}", out.report());
         let took = out.elapsed.as_secs_f64();
         assert!(

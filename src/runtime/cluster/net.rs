@@ -15,6 +15,9 @@ const DATA: u32 = 0;
 const CONTROL: u32 = 1;
 /// How often a process waiting for peers checks for their connections.
 const ACCEPT_POLL: Duration = Duration::from_millis(2);
+/// After how long (or half the connect timeout, if shorter) a process
+/// still waiting for its peers says which.
+const WAITING_NOTICE: Duration = Duration::from_secs(5);
 
 /// What a process says about itself when it connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +95,10 @@ pub fn connect(
     let mut backoff = Duration::from_millis(5);
     let mut next_dial = Instant::now();
     let mut last_error: Vec<Option<String>> = vec![None; n];
+    // Peers usually start within a second of each other; past this, say
+    // who is awaited, once, rather than wait the whole timeout silently.
+    let notice_at = Instant::now() + WAITING_NOTICE.min(timeout / 2);
+    let mut noticed = false;
     while !to_dial.is_empty() || accepted < expected_accepts {
         if stopping() {
             return Err("stopped while connecting to the cluster".into());
@@ -133,8 +140,18 @@ pub fn connect(
         if to_dial.is_empty() && accepted == expected_accepts {
             break;
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Err(timeout_message(addresses, me, &mesh, &last_error, timeout));
+        }
+        if !noticed && now >= notice_at {
+            noticed = true;
+            let left = Duration::from_secs((deadline - now).as_secs_f64().round() as u64);
+            tracing::warn!(
+                "still waiting for {}; giving up in {} (BYTEWAX_CONNECT_TIMEOUT)",
+                missing_peers(addresses, me, &mesh, &last_error).join(", "),
+                humantime::format_duration(left)
+            );
         }
         if dial_now {
             next_dial = Instant::now() + backoff;
@@ -246,14 +263,14 @@ fn check_same_cluster(me: Hello, peer: Hello, addresses: &[String]) -> Result<()
     Ok(())
 }
 
-fn timeout_message(
+/// The peers not connected yet, each with its address and why.
+fn missing_peers(
     addresses: &[String],
     me: Hello,
     mesh: &Mesh,
     errors: &[Option<String>],
-    timeout: Duration,
-) -> String {
-    let missing: Vec<String> = (0..addresses.len())
+) -> Vec<String> {
+    (0..addresses.len())
         .filter(|&p| {
             p != me.process as usize && (mesh.data[p].is_none() || mesh.control[p].is_none())
         })
@@ -261,11 +278,20 @@ fn timeout_message(
             Some(e) => format!("process {p} at {} ({e})", addresses[p]),
             None => format!("process {p} at {} (it never connected)", addresses[p]),
         })
-        .collect();
+        .collect()
+}
+
+fn timeout_message(
+    addresses: &[String],
+    me: Hello,
+    mesh: &Mesh,
+    errors: &[Option<String>],
+    timeout: Duration,
+) -> String {
     format!(
         "could not connect to {} within {}; are they running, with the same -a/--addresses list? \
          (BYTEWAX_CONNECT_TIMEOUT sets how long to wait)",
-        missing.join(", "),
+        missing_peers(addresses, me, mesh, errors).join(", "),
         humantime::format_duration(timeout)
     )
 }
