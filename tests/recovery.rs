@@ -288,6 +288,42 @@ fn init_db_refuses_to_overwrite_existing_partitions() {
 }
 
 #[test]
+fn init_db_killed_part_way_leaves_nothing_a_rerun_refuses() {
+    let tmp = TempDir::new("initdb-killed");
+    let dir = tmp.join("state");
+    let run = bytewax(["init-db".as_ref(), dir.as_os_str(), "5000".as_ref()])
+        .timeout(Duration::from_secs(120))
+        .spawn();
+    // Kill it once it has made some partitions, well before it is done
+    // (5,000 take several seconds).
+    let made = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|entries| entries.flatten().count())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while made(&dir) < 20 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert!(made(&dir) >= 20, "init-db made no partitions");
+    run.signal("KILL");
+    let out = run.wait();
+    assert_ne!(out.code, Some(0), "init-db was killed\n{}", out.report());
+    let names: Vec<String> = dir_contents(&dir).into_keys().collect();
+    assert!(
+        names.iter().all(|n| n.starts_with(".part-")),
+        "only temporary files may be left after a kill: {names:?}"
+    );
+    // What is left is neither refused nor kept.
+    init_db(&dir, 3);
+    let names: Vec<String> = dir_contents(&dir).into_keys().collect();
+    assert_eq!(
+        names,
+        ["part-0.sqlite3", "part-1.sqlite3", "part-2.sqlite3"]
+    );
+}
+
+#[test]
 fn init_db_rejects_zero_and_bad_counts() {
     let tmp = TempDir::new("initdb-zero");
     let dir = tmp.join("state");
