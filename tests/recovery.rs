@@ -168,9 +168,17 @@ fn step_rows(report: &str, prefix: &str) -> Option<(u64, u64)> {
     None
 }
 
+/// The `Next run:` line of an inspect report (empty if there is none).
+fn next_run_line(report: &str) -> &str {
+    report
+        .lines()
+        .find(|l| l.starts_with("Next run:"))
+        .unwrap_or_default()
+}
+
 /// The epoch the next run resumes at, per an inspect report.
 fn next_resume_epoch(report: &str) -> Option<u64> {
-    let line = report.lines().find(|l| l.starts_with("Next run:"))?;
+    let line = next_run_line(report);
     let after = line.split("resumes at epoch ").nth(1)?;
     after.split_whitespace().next()?.parse().ok()
 }
@@ -1093,10 +1101,7 @@ fn inspect_does_not_promise_a_resume_that_will_fail() {
         out.report()
     );
     let report = inspect(&dir);
-    let next = report
-        .lines()
-        .find(|l| l.starts_with("Next run:"))
-        .unwrap_or_default();
+    let next = next_run_line(&report);
     assert!(
         next.contains("cannot"),
         "a run fails on `x.sqlite3`, but inspect says {next:?}:\n{report}"
@@ -1114,10 +1119,7 @@ fn inspect_does_not_promise_a_resume_that_will_fail() {
     );
     out.assert_stderr_has(&["both recovery partition 0"]);
     let report = inspect(&dir);
-    let next = report
-        .lines()
-        .find(|l| l.starts_with("Next run:"))
-        .unwrap_or_default();
+    let next = next_run_line(&report);
     assert!(
         next.contains("cannot start")
             && next.contains("copy.sqlite3")
