@@ -170,3 +170,30 @@ def test_batch_async_batch_size():
             yield i
 
     assert list(batch_async(agen(), timedelta(seconds=1), 2)) == [[0, 1], [2, 3], [4]]
+
+@pytest.mark.parametrize(
+    ("parts", "says"),
+    [
+        ("singleton", "a `str`"),
+        (None, "a `NoneType`"),
+        (3, "a `int`"),
+        ([1], "an item of type `int`"),
+    ],
+)
+def test_list_parts_must_give_a_list_of_str(parts, says):
+    # A `str` would otherwise be one partition per character, every item
+    # read once per character.
+    class Source(FixedPartitionedSource):
+        def list_parts(self):
+            return parts
+
+        def build_part(self, now, for_part, resume_state):
+            raise AssertionError("never built")
+
+    flow = Dataflow("lp")
+    op.output("out", op.input("inp", flow, Source()), TestingSink([]))
+    with pytest.raises(TypeError) as info:
+        run_main(flow)
+    msg = str(info.value)
+    assert "`FixedPartitionedSource.list_parts` in step 'lp.inp'" in msg, msg
+    assert f"it returned {says}" in msg, msg

@@ -116,25 +116,38 @@ pub fn agree(
                 } => sink,
                 _ => continue,
             };
+            let class = if matches!(step.op, Op::Input { .. }) {
+                "FixedPartitionedSource"
+            } else {
+                "FixedPartitionedSink"
+            };
             let parts = obj.bind(py).call_method0("list_parts").inspect_err(|err| {
-                let class = if matches!(step.op, Op::Input { .. }) {
-                    "FixedPartitionedSource"
-                } else {
-                    "FixedPartitionedSink"
-                };
                 let note = format!(
                     "while calling `{class}.list_parts` in step '{}' on worker {me}",
                     step.step_id
                 );
                 crate::python::errors::add_note(py, err, &note);
             })?;
-            for part in parts.try_iter()? {
-                let part: String = part?.extract().map_err(|_| {
-                    pyo3::exceptions::PyTypeError::new_err(format!(
-                        "`list_parts` in step '{}' must return a list of `str`",
-                        step.step_id
-                    ))
-                })?;
+            let wrong = |got: &Bound<'_, PyAny>, what: &str| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "`{class}.list_parts` in step '{}' must return a list of `str`; it returned {what} `{}`",
+                    step.step_id,
+                    crate::flow::type_name(got)
+                ))
+            };
+            // A `str` is iterable too, but one partition per character is
+            // never what was meant.
+            if parts.is_instance_of::<pyo3::types::PyString>()
+                || parts.is_instance_of::<pyo3::types::PyBytes>()
+            {
+                return Err(wrong(&parts, "a"));
+            }
+            let iter = parts.try_iter().map_err(|_| wrong(&parts, "a"))?;
+            for part in iter {
+                let part = part?;
+                let part: String = part
+                    .extract()
+                    .map_err(|_| wrong(&part, "an item of type"))?;
                 out.push((ix, part, me));
             }
         }
