@@ -199,7 +199,7 @@ class _SimplePollingPartition(StatefulSourcePartition[X, None]):
     ):
         self._interval = interval
         self._getter = getter
-        if align_to is None:
+        if align_to is None or not interval:
             self._next_awake = now
         else:
             # The first multiple of `interval` after `align_to` that is
@@ -275,12 +275,13 @@ class SimplePollingSource(FixedPartitionedSource[X, None]):
         if not isinstance(interval, timedelta):
             msg = f"`interval` must be a `datetime.timedelta`; got a {type(interval)} instead"
             raise TypeError(msg)
-        if interval <= timedelta(0):
-            msg = "`interval` must be positive"
+        # Zero polls as often as the worker comes round, as in 0.18.
+        if interval < timedelta(0):
+            msg = "`interval` must not be negative"
             raise ValueError(msg)
         if align_to is not None and align_to.tzinfo is None:
             msg = "`align_to` must be a timezone-aware `datetime`"
-            raise ValueError(msg)
+            raise TypeError(msg)
         self._interval = interval
         self._align_to = align_to
 
@@ -362,8 +363,9 @@ def batch_getter_ex(
 
     A batch ends when it holds `batch_size` items or when `getter`
     raises `yield_ex` (by default `queue.Empty`, so `q.get_nowait` works
-    out of the box); the batch may then be empty. This iterator never
-    ends by itself.
+    out of the box); the batch may then be empty. When `getter` raises
+    `StopIteration` the items gathered so far are yielded and the
+    iterator ends.
 
     >>> import queue
     >>> q = queue.Queue()
@@ -381,6 +383,10 @@ def batch_getter_ex(
                 item = getter()
             except yield_ex:
                 break
+            except StopIteration:
+                if chunk:
+                    yield chunk
+                return
             chunk.append(item)
         yield chunk
 

@@ -82,6 +82,25 @@ def test_simple_polling_align_to_far_past():
     assert part.next_awake() == ALIGN + timedelta(seconds=10)
 
 
+def test_simple_polling_zero_interval_polls_continuously():
+    for align_to in (None, ALIGN):
+        part = _Scripted([1, 2], interval=timedelta(0), align_to=align_to).build_part(
+            NOW, "singleton", None
+        )
+        assert part.next_batch(NOW) == [1]
+        assert part.next_batch(NOW) == [2]
+        assert part.next_awake() == NOW
+
+
+def test_simple_polling_bad_arguments():
+    with pytest.raises(ValueError, match="`interval` must not be negative"):
+        _Scripted([], interval=timedelta(seconds=-1))
+    with pytest.raises(TypeError, match="`align_to` must be a timezone-aware"):
+        _Scripted([], align_to=datetime(2024, 1, 1))
+    with pytest.raises(TypeError, match="`interval` must be a `datetime.timedelta`"):
+        _Scripted([], interval=5)
+
+
 def test_simple_polling_flow():
     class Counter(SimplePollingSource):
         def __init__(self):
@@ -150,6 +169,15 @@ def test_batch_getter_ex():
     assert next(it) == [4]
 
 
+def test_batch_getter_ex_ends_at_stop_iteration():
+    # As `batch_getter`: a getter that raises `StopIteration` ends the
+    # batches (it used to escape as "generator raised StopIteration").
+    items = iter([1, 2, 3])
+    assert list(batch_getter_ex(lambda: next(items), 2)) == [[1, 2], [3]]
+    nothing = iter([])
+    assert list(batch_getter_ex(lambda: next(nothing), 2)) == []
+
+
 def test_batch_async():
     async def agen():
         for i in range(5):
@@ -170,6 +198,7 @@ def test_batch_async_batch_size():
             yield i
 
     assert list(batch_async(agen(), timedelta(seconds=1), 2)) == [[0, 1], [2, 3], [4]]
+
 
 @pytest.mark.parametrize(
     ("parts", "says"),
