@@ -226,3 +226,36 @@ def test_list_parts_must_give_a_list_of_str(parts, says):
     msg = str(info.value)
     assert "`FixedPartitionedSource.list_parts` in step 'lp.inp'" in msg, msg
     assert f"it returned {says}" in msg, msg
+
+
+@pytest.mark.parametrize("kind", ["fixed", "dynamic"])
+def test_an_error_in_the_first_next_awake_names_next_awake(kind):
+    class Part(StatelessSourcePartition):
+        def next_batch(self, sched):
+            return []
+
+        def next_awake(self):
+            return "soon"
+
+        def snapshot(self):
+            return None
+
+    class Fixed(FixedPartitionedSource):
+        def list_parts(self):
+            return ["a"]
+
+        def build_part(self, now, for_part, resume_state):
+            return Part()
+
+    class Dynamic(DynamicSource):
+        def build(self, now, worker_index, worker_count):
+            return Part()
+
+    flow = Dataflow("aw")
+    src = Fixed() if kind == "fixed" else Dynamic()
+    op.output("out", op.input("inp", flow, src), TestingSink([]))
+    with pytest.raises(TypeError, match="got a `str`") as info:
+        run_main(flow)
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    assert "SourcePartition.next_awake` " in notes, notes
+    assert "build" not in notes, notes

@@ -36,12 +36,13 @@ pub fn input_dynamic<'s>(
                     .bind(py)
                     .call_method1("build", (now, ctx.worker, ctx.workers))
             });
-            let result =
-                built.and_then(|p| SourcePart::new(py, &ctx, None, p.unbind(), cap, interval));
+            let result = built
+                .map_err(|err| (err, "calling `DynamicSource.build`".to_string()))
+                .and_then(|p| SourcePart::new(py, &ctx, None, p.unbind(), cap, interval));
             match result {
                 Ok(part) => Some(part),
-                Err(err) => {
-                    ctx.fail(py, err, "calling `DynamicSource.build`", None);
+                Err((err, what)) => {
+                    ctx.fail(py, err, &what, None);
                     None
                 }
             }

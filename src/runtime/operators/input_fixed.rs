@@ -61,6 +61,7 @@ pub fn input_fixed<'s>(
                 let built = source
                     .bind(py)
                     .call_method1("build_part", (&now, &assigned.key, state))
+                    .map_err(|err| (err, what))
                     .and_then(|p| {
                         SourcePart::new(
                             py,
@@ -73,7 +74,7 @@ pub fn input_fixed<'s>(
                     });
                 match built {
                     Ok(part) => live.push((part, snap_cap.delayed(&assigned.epoch))),
-                    Err(err) => return ctx.fail(py, err, &what, None),
+                    Err((err, what)) => return ctx.fail(py, err, &what, None),
                 }
             }
         });

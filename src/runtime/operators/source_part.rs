@@ -57,7 +57,7 @@ impl SourcePart {
         part: Py<PyAny>,
         cap: Capability<Epoch>,
         interval: Duration,
-    ) -> PyResult<Self> {
+    ) -> Result<Self, (PyErr, String)> {
         let epoch = *cap.time();
         let mut this = SourcePart {
             key,
@@ -70,7 +70,11 @@ impl SourcePart {
             emitted_in_epoch: false,
             timer: ctx.timer(Timer::NextBatch),
         };
-        this.next_awake = this.ask_next_awake(py, ctx)?;
+        // The first `next_awake` is asked here; its errors name it, not
+        // the builder.
+        this.next_awake = this
+            .ask_next_awake(py, ctx)
+            .map_err(|err| (err, this.what("next_awake")))?;
         Ok(this)
     }
 
