@@ -1793,3 +1793,30 @@ fn reports_to_a_closed_pipe_or_a_full_disk_end_without_a_panic() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn an_input_with_no_partitions_anywhere_is_warned_about() {
+    let dir = TempDir::new("no_partitions");
+    write_flow(
+        &dir,
+        "flow.py",
+        "from bytewax.connectors.files import FileSource\n\
+         flow = Dataflow(\"np\")\n\
+         op.output(\"out\", op.input(\"inp\", flow, FileSource(\"mistyped.txt\")), StdOutSink())\n",
+    );
+    for workers in ["1", "2"] {
+        let out = bytewax(["run", "flow.py", "-w", workers])
+            .cwd(dir.path())
+            .run();
+        // As in 0.18 the run succeeds with no output, but not in silence.
+        out.assert_success();
+        assert!(out.stdout.is_empty(), "{}", out.report());
+        out.assert_stderr_has(&["WARN", "input step 'np.inp' has no partitions"]);
+        assert_eq!(
+            count(&out.stderr, "has no partitions"),
+            1,
+            "said once, not per worker\n{}",
+            out.report()
+        );
+    }
+}

@@ -181,6 +181,21 @@ pub fn agree(
     for (ix, part, w) in gathered {
         per_step.entry(ix).or_default().push((part, vec![w]));
     }
+    if me == 0 {
+        for (ix, listed) in &per_step {
+            let step = &plan.steps[*ix];
+            if listed.is_empty() && matches!(step.op, Op::Input { .. }) {
+                // Usually a mistyped path: say so instead of ending the
+                // run with no output and no word.
+                tracing::warn!(
+                    "input step '{}' has no partitions: `list_parts` returned none on every \
+                     worker, so it reads nothing (a `FileSource` or `CSVSource` lists its file \
+                     only where the file exists, a `DirSource` the files its pattern matches)",
+                    step.step_id
+                );
+            }
+        }
+    }
     let workers = worker.peers();
     let partitions = per_step
         .into_iter()
