@@ -1820,3 +1820,28 @@ fn an_input_with_no_partitions_anywhere_is_warned_about() {
         );
     }
 }
+
+#[test]
+fn the_flow_module_sees_sys_argv_as_under_python_m_bytewax_run() {
+    // 0.18 flows that read their own arguments find the import string at
+    // `sys.argv[1]`, as `python -m bytewax.run app.py:flow ...` gives it.
+    let dir = TempDir::new("sys_argv");
+    write_flow(
+        &dir,
+        "app.py",
+        "import sys\n\
+         print('argv', sys.argv[1:])\n\
+         flow = Dataflow(\"a\")\n\
+         op.output(\"out\", op.input(\"inp\", flow, TestingSource([1])), StdOutSink())\n",
+    );
+    let out = bytewax(["run", "app.py:flow", "-w", "1", "-s", "5"])
+        .cwd(dir.path())
+        .run();
+    out.assert_success();
+    out.assert_stdout_lines(&["argv ['app.py:flow', '-w', '1', '-s', '5']", "1"]);
+    let out = bytewax(["python", "-m", "bytewax.run", "app.py:flow", "-w", "1"])
+        .cwd(dir.path())
+        .run();
+    out.assert_success();
+    out.assert_stdout_lines(&["argv ['app.py:flow', '-w', '1']", "1"]);
+}

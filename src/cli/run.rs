@@ -70,7 +70,15 @@ pub fn run(args: RunArgs, argv: &[String]) -> i32 {
     if owns_interpreter {
         signals::let_python_handle_sigint();
     }
-    if let Err(err) = interpreter::start(Launch::Embedded { argv }) {
+    // `sys.argv` as under `python -m bytewax.run app:flow ...`: the
+    // program, then the import string and flags, without the `run`.
+    let py_argv: Vec<String> = argv
+        .iter()
+        .take(1)
+        .chain(argv.iter().skip(2))
+        .cloned()
+        .collect();
+    if let Err(err) = interpreter::start(Launch::Embedded { argv: &py_argv }) {
         return report_start_error(err);
     }
     let recovery = args
