@@ -508,6 +508,24 @@ fn recovery_flag_needs_both_intervals_and_an_existing_directory() {
     let out = run_rec(tmp.path(), "eof.py", &dir, &["-s", "0", "-b", "0"]).run();
     out.assert_success();
     out.assert_stdout_lines(&["('a', 6)", "('b', 3)"]);
+
+    // `python -m bytewax.testing` asks for neither interval, as in 0.18:
+    // 10 s epochs and a backup interval of 0 unless given.
+    let out = bytewax([
+        "python",
+        "-m",
+        "bytewax.testing",
+        "eof.py",
+        "-w",
+        "1",
+        "-p",
+        "1",
+    ])
+    .args(["-r", d])
+    .cwd(tmp.path())
+    .run();
+    out.assert_success();
+    out.assert_stdout_lines(&["('c', 13)"]);
 }
 
 // ---------------------------------------------------------------------

@@ -299,8 +299,14 @@ def poll_next_batch(part: Any, timeout: timedelta = timedelta(seconds=5)) -> Lis
 
 
 if __name__ == "__main__":
+    import os
     import sys
 
     from bytewax.bytewax import _main
 
+    # As in 0.18, this entry point asks for no intervals with `-r`: the
+    # epoch is 10 s and the backup interval 0 unless given (a flag still
+    # wins over these).
+    os.environ.setdefault("BYTEWAX_SNAPSHOT_INTERVAL", "10")
+    os.environ.setdefault("BYTEWAX_RECOVERY_BACKUP_INTERVAL", "0")
     sys.exit(_main(["bytewax", "run", *sys.argv[1:]]))
